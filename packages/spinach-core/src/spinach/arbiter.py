@@ -1,0 +1,129 @@
+"""The arbiter: the thread that feeds a worker pool from the broker.
+
+Each turn of its loop it
+
+1. heartbeats and recovers the jobs of dead workers, when due;
+2. queues the future jobs and periodic tasks now due, when one is due or a
+   notification says the schedule changed;
+3. fetches up to as many jobs as the pool has free slots, in one call;
+4. waits for a notification (a job enqueued, a slot freed) or for the next
+   due date, whichever comes first: no polling.
+
+A broker error never kills it: it logs, backs off and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Callable, Optional
+
+from . import signals
+from .brokers.base import Broker
+from .exc import JobLostError
+from .notifier import ResultNotifier
+from .worker import BaseWorkers
+
+__all__ = ["Arbiter"]
+
+logger = logging.getLogger("spinach.arbiter")
+
+
+class Arbiter:
+    """Feeds ``workers`` with the jobs of ``queue``.
+
+    :arg on_queue_empty: if given, called once (from the arbiter thread)
+        when the queue is empty and nothing runs or waits for
+        acknowledgement; the arbiter then stops.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        workers: BaseWorkers,
+        notifier: ResultNotifier,
+        queue: str,
+        namespace: str,
+        on_queue_empty: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self._broker = broker
+        self._workers = workers
+        self._notifier = notifier
+        self._queue = queue
+        self._namespace = namespace
+        self._on_queue_empty = on_queue_empty
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"{namespace}-arbiter", daemon=True)
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The arbiter thread."""
+        return self._thread
+
+    def start(self) -> None:
+        """Start the arbiter thread."""
+        self._thread.start()
+
+    def stop(self, join: bool = True) -> None:
+        """Ask the arbiter to stop, and wait for it unless ``join`` is False."""
+        self._stop.set()
+        self._broker.notify()
+        if join and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        clock = self._broker.clock
+        next_heartbeat = 0.0
+        next_due: Optional[float] = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                now = clock.time()
+                if now >= next_heartbeat:
+                    self._recover_dead_workers()
+                    next_heartbeat = now + self._broker.heartbeat_interval
+                if self._broker.consume_future_changed() or (
+                    next_due is not None and now >= next_due
+                ):
+                    next_due = self._broker.move_future_jobs()
+                if self._feed() and self._queue_done():
+                    assert self._on_queue_empty is not None
+                    self._on_queue_empty()
+                    return
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = min(10.0, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                logger.exception("Arbiter error, retrying in %.1f s", delay)
+                self._broker.notify_future_changed()  # recompute the schedule next turn
+                self._broker.wait_for_event(delay)
+                continue
+            wake_at = next_heartbeat if next_due is None else min(next_heartbeat, next_due)
+            self._broker.wait_for_event(max(0.0, wake_at - clock.time()))
+
+    def _recover_dead_workers(self) -> None:
+        for job in self._broker.check_dead_workers():
+            error = JobLostError(
+                f"job {job.id} of task {job.task_name!r} was running on a worker that "
+                "died; it is not retryable, so it will not run again"
+            )
+            logger.error("%s", error)
+            signals.job_failed.send(self._namespace, job=job, err=error)
+
+    def _feed(self) -> bool:
+        """Fetch jobs for the free slots; return whether the queue looked empty."""
+        free = self._workers.available_slots
+        if free <= 0 or self._stop.is_set():
+            return False
+        jobs = self._broker.get_jobs_from_queue(self._queue, free)
+        for job in jobs:
+            self._workers.submit_job(job)
+        return len(jobs) < free
+
+    def _queue_done(self) -> bool:
+        if self._on_queue_empty is None:
+            return False
+        if self._workers.in_flight or self._notifier.pending:
+            return False
+        return self._broker.is_queue_empty(self._queue)

@@ -1,0 +1,223 @@
+"""The broker contract: what any Spinach broker must do.
+
+The Engine never knows which broker it runs on; it only calls the methods
+below.  ``tests/contract`` checks every broker against this contract with
+the same tests, so the in-memory broker and the Redis broker behave alike.
+
+The rules every implementation keeps:
+
+- **Atomicity.** Each method is one atomic transition: it applies entirely
+  or not at all, even when it moves several jobs (a batch is all or none).
+- **Jobs** travel as their JSON payload (:meth:`spinach.job.Job.serialize`).
+  A payload that cannot be read is *set aside* (see :meth:`rejected`) and
+  logged, never dropped silently and never allowed to break a worker.
+- **Delivery.** A fetched job is recorded as running on the fetching broker
+  until it is acknowledged.  When a broker stops heart-beating for
+  ``broker_dead_threshold_seconds``, the first live broker that notices
+  re-enqueues its retryable jobs (once) and reports its non-retryable ones
+  as failed (never run again).
+- **Concurrency limits** are counted per task across all brokers of the
+  namespace.  A fetched job over its task's limit is *parked* and goes back
+  to the front of its queue when a slot frees, so that a crowd of limited
+  jobs never slows down the fetching of others.  Counters are changed only
+  by fetches, acknowledgements and recovery, never reset by a starting
+  worker.
+- **Periodic tasks** are enqueued by whichever broker finds them due, once
+  per period, on a fixed grid (no drift), skipping the periods missed while
+  no worker ran (no catch-up storm).
+- **Acknowledgements are idempotent**: acknowledging a job that is no longer
+  recorded as running on this broker (because it was recovered as dead)
+  changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from typing import Iterable, List, Optional, Sequence
+
+from ..clock import Clock, SystemClock
+from ..exc import NamespaceError
+from ..job import Job
+from ..task import Task, validate_name
+
+__all__ = ["DEFAULT_DEAD_THRESHOLD", "Broker"]
+
+logger = logging.getLogger("spinach.broker")
+
+#: Seconds without heartbeat after which a worker is considered dead.
+DEFAULT_DEAD_THRESHOLD = 60.0
+
+
+class Broker(ABC):
+    """Base class of the brokers: storage and delivery of jobs.
+
+    :arg broker_dead_threshold_seconds: how long a worker may stay silent
+        before it is considered dead and its jobs are recovered
+    :arg clock: source of time, see :mod:`spinach.clock`
+    """
+
+    def __init__(
+        self,
+        *,
+        broker_dead_threshold_seconds: float = DEFAULT_DEAD_THRESHOLD,
+        clock: Optional[Clock] = None,
+    ) -> None:
+        if broker_dead_threshold_seconds <= 0:
+            raise ValueError("broker_dead_threshold_seconds must be positive")
+        self.broker_dead_threshold_seconds = float(broker_dead_threshold_seconds)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        #: Identity of this broker among the workers of its namespace.
+        self.id = uuid.uuid4().hex
+        self._namespace: Optional[str] = None
+        self._event = threading.Event()
+        self._future_lock = threading.Lock()
+        self._future_changed = True
+
+    # -- identity -------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        """Namespace of the Engine using this broker."""
+        if self._namespace is None:
+            raise NamespaceError("this broker is not bound to a namespace; give it to an Engine")
+        return self._namespace
+
+    @namespace.setter
+    def namespace(self, namespace: str) -> None:
+        validate_name("namespace", namespace, NamespaceError)
+        if self._namespace is not None and self._namespace != namespace:
+            raise NamespaceError(
+                f"this broker is already used by namespace {self._namespace!r}; "
+                "give each Engine its own broker"
+            )
+        self._namespace = namespace
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between two heartbeats of a running worker."""
+        return min(self.broker_dead_threshold_seconds / 4, 5.0)
+
+    # -- waking the arbiter ---------------------------------------------
+
+    def notify(self) -> None:
+        """Wake the thread waiting in :meth:`wait_for_event`."""
+        self._event.set()
+
+    def notify_future_changed(self) -> None:
+        """Record that future jobs or periodic tasks changed, and wake the waiter."""
+        with self._future_lock:
+            self._future_changed = True
+        self._event.set()
+
+    def consume_future_changed(self) -> bool:
+        """Return whether the future changed since the last call, and reset it."""
+        with self._future_lock:
+            changed, self._future_changed = self._future_changed, False
+        return changed
+
+    def wait_for_event(self, timeout: Optional[float]) -> None:
+        """Wait for a notification (a job enqueued, a slot freed) or the timeout."""
+        self.clock.wait(self._event, timeout)
+        self._event.clear()
+
+    # -- lifecycle of a worker ------------------------------------------
+
+    def start(self) -> None:
+        """Start what a worker needs (notifications, heartbeat)."""
+
+    def stop(self) -> None:
+        """Stop what :meth:`start` started and leave the namespace cleanly.
+
+        A broker that still has running jobs stays registered, so that its
+        jobs are recovered by the live workers.
+        """
+
+    # -- client side -----------------------------------------------------
+
+    @abstractmethod
+    def enqueue_jobs(self, jobs: Sequence[Job]) -> None:
+        """Enqueue jobs atomically, in one round trip.
+
+        Jobs due now go to their queue as ``QUEUED``, the others wait as
+        ``WAITING``; each job's ``status`` is set accordingly once they are
+        stored.
+        """
+
+    # -- worker side -----------------------------------------------------
+
+    @abstractmethod
+    def register_periodic_tasks(self, tasks: Iterable[Task]) -> None:
+        """Make ``tasks`` the periodic tasks of the namespace.
+
+        A new task is first due now; a task whose periodicity changed is due
+        at the sooner of its old due time and one new period from now; a
+        task unchanged keeps its schedule; tasks not given are removed.
+        """
+
+    @abstractmethod
+    def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
+        """Record the ``max_concurrency`` of every task given (``None`` lifts a limit)."""
+
+    @abstractmethod
+    def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
+        """Take up to ``max_jobs`` jobs from ``queue`` and mark them running here."""
+
+    @abstractmethod
+    def acknowledge(self, jobs: Sequence[Job]) -> None:
+        """Record the outcome of finished jobs, as their ``status`` says.
+
+        ``SUCCEEDED`` and ``FAILED`` jobs are forgotten; ``WAITING`` and
+        ``QUEUED`` jobs (retries, or jobs released unstarted by a stopping
+        worker) are enqueued again with their new ``at`` and ``retries``.
+        """
+
+    @abstractmethod
+    def move_future_jobs(self) -> Optional[float]:
+        """Queue the future jobs and periodic tasks now due.
+
+        Return the timestamp at which the next one is due, or ``None``.
+        """
+
+    @abstractmethod
+    def check_dead_workers(self) -> List[Job]:
+        """Send this broker's heartbeat and recover the jobs of dead workers.
+
+        Return the non-retryable jobs found running on dead workers, now
+        ``FAILED``.
+        """
+
+    @abstractmethod
+    def is_queue_empty(self, queue: str) -> bool:
+        """Return whether ``queue`` holds no job ready to run (parked ones included)."""
+
+    # -- inspection and maintenance -------------------------------------
+
+    @abstractmethod
+    def queue_length(self, queue: str) -> int:
+        """Number of jobs waiting in ``queue``, parked ones included."""
+
+    @abstractmethod
+    def future_jobs_count(self) -> int:
+        """Number of jobs waiting for their start date."""
+
+    @abstractmethod
+    def running_jobs(self) -> List[Job]:
+        """Jobs recorded as running, on any worker of the namespace."""
+
+    @abstractmethod
+    def periodic_tasks(self) -> List[tuple[str, float]]:
+        """``(task name, next due timestamp)`` of each periodic task, soonest first."""
+
+    @abstractmethod
+    def rejected(self) -> List[bytes]:
+        """Payloads set aside because they could not be read as jobs."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Delete everything stored for the namespace (jobs, schedules, counters)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} namespace={self._namespace!r} id={self.id[:8]}>"

@@ -1,0 +1,388 @@
+"""The in-memory broker, for development, tests and embedded use.
+
+It keeps the whole broker contract, dead-worker recovery and concurrency
+limits included, so code tested on it behaves the same on Redis.  Jobs are
+stored as their JSON payload, exactly as Redis stores them: a task never
+sees its arguments shared with the caller.
+
+Several ``MemoryBroker`` built on one :class:`MemoryStore` behave like
+worker processes sharing one Redis server, which is how the contract tests
+model several workers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ..clock import Clock
+from ..exc import SerializationError
+from ..job import Job, JobStatus
+from ..task import Task
+from ..utils import from_timestamp
+from .base import DEFAULT_DEAD_THRESHOLD, Broker
+
+__all__ = ["MemoryBroker", "MemoryStore"]
+
+logger = logging.getLogger("spinach.broker")
+
+
+@dataclass
+class _Periodic:
+    period: float
+    queue: str
+    max_retries: int
+    next_at: float
+
+
+@dataclass
+class _Namespace:
+    queues: Dict[str, Deque[str]] = field(default_factory=dict)
+    future: List[Tuple[float, int, str]] = field(default_factory=list)
+    # broker id -> job id -> (counted against a concurrency limit, payload)
+    running: Dict[str, Dict[str, Tuple[bool, str]]] = field(default_factory=dict)
+    heartbeats: Dict[str, float] = field(default_factory=dict)
+    max_concurrency: Dict[str, int] = field(default_factory=dict)
+    current_concurrency: Dict[str, int] = field(default_factory=dict)
+    # task name -> queue name -> payloads waiting for a concurrency slot
+    parked: Dict[str, Dict[str, Deque[str]]] = field(default_factory=dict)
+    periodic: Dict[str, _Periodic] = field(default_factory=dict)
+    rejected: List[bytes] = field(default_factory=list)
+    listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
+
+
+class MemoryStore:
+    """State shared by the :class:`MemoryBroker` built on it, like one Redis server."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._namespaces: Dict[str, _Namespace] = {}
+        self._sequence = itertools.count()
+
+    def _space(self, namespace: str) -> _Namespace:
+        space = self._namespaces.get(namespace)
+        if space is None:
+            space = self._namespaces[namespace] = _Namespace()
+        return space
+
+    def _flush(self, namespace: str) -> None:
+        listeners = self._space(namespace).listeners
+        self._namespaces[namespace] = _Namespace(listeners=listeners)
+
+
+class MemoryBroker(Broker):
+    """Broker keeping its jobs in the memory of the process.
+
+    :arg store: state to share with other brokers (default: a new one)
+    :arg broker_dead_threshold_seconds: see :class:`~spinach.brokers.base.Broker`
+    :arg clock: source of time, see :mod:`spinach.clock`
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Optional[MemoryStore] = None,
+        broker_dead_threshold_seconds: float = DEFAULT_DEAD_THRESHOLD,
+        clock: Optional[Clock] = None,
+    ) -> None:
+        super().__init__(broker_dead_threshold_seconds=broker_dead_threshold_seconds, clock=clock)
+        self.store = store if store is not None else MemoryStore()
+
+    @property
+    def _ns(self) -> _Namespace:
+        return self.store._space(self.namespace)
+
+    # -- lifecycle ----------------------------------------------------
+
+    def start(self) -> None:
+        """Join the namespace: receive its notifications and heartbeat."""
+        with self.store.lock:
+            space = self._ns
+            space.listeners.add(self)
+            space.heartbeats[self.id] = self.clock.time()
+        self.notify_future_changed()
+
+    def stop(self) -> None:
+        """Leave the namespace, unless jobs are still recorded as running here."""
+        with self.store.lock:
+            space = self._ns
+            space.listeners.discard(self)
+            if not space.running.get(self.id):
+                space.running.pop(self.id, None)
+                space.heartbeats.pop(self.id, None)
+
+    # -- client side --------------------------------------------------
+
+    def enqueue_jobs(self, jobs: Sequence[Job]) -> None:
+        """Enqueue jobs atomically; see :meth:`Broker.enqueue_jobs`."""
+        payloads = [(job, job.serialize()) for job in jobs]
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            for job, payload in payloads:
+                self._store(space, job, payload, now)
+            self._notify(space, jobs)
+
+    def _store(self, space: _Namespace, job: Job, payload: str, now: float) -> None:
+        at = job.at_timestamp
+        if at <= now:
+            space.queues.setdefault(job.queue, deque()).append(payload)
+            job.status = JobStatus.QUEUED
+        else:
+            heapq.heappush(space.future, (at, next(self.store._sequence), payload))
+            job.status = JobStatus.WAITING
+
+    def _notify(self, space: _Namespace, jobs: Iterable[Job]) -> None:
+        statuses = {job.status for job in jobs}
+        for listener in list(space.listeners):
+            if JobStatus.WAITING in statuses:
+                listener.notify_future_changed()
+            elif statuses:
+                listener.notify()
+
+    # -- worker side --------------------------------------------------
+
+    def register_periodic_tasks(self, tasks: Iterable[Task]) -> None:
+        """Make ``tasks`` the periodic tasks; see :meth:`Broker.register_periodic_tasks`."""
+        wanted = {t.name: t for t in tasks if t.periodicity is not None}
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            for name in list(space.periodic):
+                if name not in wanted:
+                    del space.periodic[name]
+            for name, task in wanted.items():
+                assert task.periodicity is not None
+                period = task.periodicity.total_seconds()
+                old = space.periodic.get(name)
+                if old is None:
+                    next_at = now
+                elif old.period != period:
+                    next_at = min(old.next_at, now + period)
+                else:
+                    next_at = old.next_at
+                space.periodic[name] = _Periodic(period, task.queue, task.max_retries, next_at)
+            for listener in list(space.listeners):
+                listener.notify_future_changed()
+
+    def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
+        """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
+        with self.store.lock:
+            space = self._ns
+            for task in tasks:
+                if task.max_concurrency is None:
+                    space.max_concurrency.pop(task.name, None)
+                else:
+                    space.max_concurrency[task.name] = task.max_concurrency
+                self._unpark(space, task.name)
+
+    def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
+        """Fetch up to ``max_jobs`` jobs; see :meth:`Broker.get_jobs_from_queue`."""
+        jobs: List[Job] = []
+        with self.store.lock:
+            space = self._ns
+            pending = space.queues.get(queue)
+            running = space.running.setdefault(self.id, {})
+            while pending and len(jobs) < max_jobs:
+                payload = pending.popleft()
+                try:
+                    job = Job.deserialize(payload, JobStatus.RUNNING)
+                except SerializationError as exc:
+                    self._reject(space, payload, exc)
+                    continue
+                name = job.task_name
+                limit = space.max_concurrency.get(name)
+                if limit is not None:
+                    current = space.current_concurrency.get(name, 0)
+                    if current >= limit:
+                        space.parked.setdefault(name, {}).setdefault(queue, deque()).append(payload)
+                        continue
+                    space.current_concurrency[name] = current + 1
+                running[job.id.hex] = (limit is not None, payload)
+                jobs.append(job)
+        return jobs
+
+    def _reject(self, space: _Namespace, payload: str, exc: Exception) -> None:
+        space.rejected.append(payload.encode("utf-8", "surrogateescape"))
+        logger.error(
+            "Set aside an unreadable payload in namespace %r (%s); "
+            "it is kept with the rejected payloads",
+            self.namespace,
+            exc,
+        )
+
+    def _release_slot(self, space: _Namespace, task_name: str) -> None:
+        current = space.current_concurrency.get(task_name, 0)
+        if current > 0:
+            space.current_concurrency[task_name] = current - 1
+        self._unpark(space, task_name)
+
+    def _unpark(self, space: _Namespace, task_name: str) -> None:
+        by_queue = space.parked.get(task_name)
+        if not by_queue:
+            return
+        limit = space.max_concurrency.get(task_name)
+        free = None if limit is None else limit - space.current_concurrency.get(task_name, 0)
+        woken = False
+        for queue, payloads in list(by_queue.items()):
+            count = len(payloads) if free is None else min(free, len(payloads))
+            if count <= 0:
+                continue
+            moved = [payloads.popleft() for _ in range(count)]
+            space.queues.setdefault(queue, deque()).extendleft(reversed(moved))
+            woken = True
+            if not payloads:
+                del by_queue[queue]
+        if not by_queue:
+            del space.parked[task_name]
+        if woken:
+            for listener in list(space.listeners):
+                listener.notify()
+
+    def acknowledge(self, jobs: Sequence[Job]) -> None:
+        """Record outcomes; see :meth:`Broker.acknowledge`."""
+        requeued: List[Job] = []
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            running = space.running.get(self.id, {})
+            for job in jobs:
+                entry = running.pop(job.id.hex, None)
+                if entry is None:
+                    continue  # recovered by another worker meanwhile
+                if entry[0]:
+                    self._release_slot(space, job.task_name)
+                if job.status in (JobStatus.WAITING, JobStatus.QUEUED):
+                    self._store(space, job, job.serialize(), now)
+                    requeued.append(job)
+            if requeued:
+                self._notify(space, requeued)
+
+    def move_future_jobs(self) -> Optional[float]:
+        """Queue due jobs and periodic tasks; see :meth:`Broker.move_future_jobs`."""
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            moved = False
+            while space.future and space.future[0][0] <= now:
+                _, _, payload = heapq.heappop(space.future)
+                try:
+                    queue = Job.deserialize(payload).queue
+                except SerializationError as exc:
+                    self._reject(space, payload, exc)
+                    continue
+                space.queues.setdefault(queue, deque()).append(payload)
+                moved = True
+            for name, periodic in space.periodic.items():
+                if periodic.next_at <= now:
+                    job = Job(
+                        name, periodic.queue, from_timestamp(periodic.next_at), periodic.max_retries
+                    )
+                    space.queues.setdefault(periodic.queue, deque()).append(job.serialize())
+                    missed = int((now - periodic.next_at) // periodic.period)
+                    periodic.next_at += (missed + 1) * periodic.period
+                    moved = True
+            if moved:
+                for listener in list(space.listeners):
+                    listener.notify()
+            candidates = [p.next_at for p in space.periodic.values()]
+            if space.future:
+                candidates.append(space.future[0][0])
+            return min(candidates) if candidates else None
+
+    def check_dead_workers(self) -> List[Job]:
+        """Heartbeat and recover dead workers; see :meth:`Broker.check_dead_workers`."""
+        failed: List[Job] = []
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            space.heartbeats[self.id] = now
+            limit = now - self.broker_dead_threshold_seconds
+            dead = [b for b, seen in space.heartbeats.items() if seen < limit and b != self.id]
+            recovered: List[Job] = []
+            for broker_id in dead:
+                del space.heartbeats[broker_id]
+                for counted, payload in space.running.pop(broker_id, {}).values():
+                    try:
+                        job = Job.deserialize(payload)
+                    except SerializationError as exc:
+                        self._reject(space, payload, exc)
+                        continue
+                    if counted:
+                        self._release_slot(space, job.task_name)
+                    if job.retryable:
+                        job.retries += 1
+                        job.at = from_timestamp(now)
+                        self._store(space, job, job.serialize(), now)
+                        recovered.append(job)
+                    else:
+                        job.status = JobStatus.FAILED
+                        failed.append(job)
+                logger.warning(
+                    "Worker %s of namespace %r is dead (no heartbeat for %.0f s)",
+                    broker_id[:8],
+                    self.namespace,
+                    self.broker_dead_threshold_seconds,
+                )
+            if recovered:
+                self._notify(space, recovered)
+        return failed
+
+    def is_queue_empty(self, queue: str) -> bool:
+        """Whether ``queue`` holds no job; see :meth:`Broker.is_queue_empty`."""
+        return self.queue_length(queue) == 0
+
+    # -- inspection and maintenance -----------------------------------
+
+    def queue_length(self, queue: str) -> int:
+        """Number of jobs waiting in ``queue``, parked ones included."""
+        with self.store.lock:
+            space = self._ns
+            parked = sum(len(by_queue.get(queue, ())) for by_queue in space.parked.values())
+            return len(space.queues.get(queue, ())) + parked
+
+    def future_jobs_count(self) -> int:
+        """Number of jobs waiting for their start date."""
+        with self.store.lock:
+            return len(self._ns.future)
+
+    def running_jobs(self) -> List[Job]:
+        """Jobs recorded as running on any worker of the namespace."""
+        with self.store.lock:
+            payloads = [p for jobs in self._ns.running.values() for _, p in jobs.values()]
+        return [Job.deserialize(p, JobStatus.RUNNING) for p in payloads]
+
+    def periodic_tasks(self) -> List[tuple[str, float]]:
+        """``(task name, next due timestamp)`` of each periodic task, soonest first."""
+        with self.store.lock:
+            items = [(name, p.next_at) for name, p in self._ns.periodic.items()]
+        return sorted(items, key=lambda item: item[1])
+
+    def rejected(self) -> List[bytes]:
+        """Payloads set aside because they could not be read as jobs."""
+        with self.store.lock:
+            return list(self._ns.rejected)
+
+    def flush(self) -> None:
+        """Delete everything stored for the namespace."""
+        with self.store.lock:
+            self.store._flush(self.namespace)
+
+    def inject_raw_payload(self, queue: str, payload: str | bytes) -> None:
+        """Put a raw payload at the end of ``queue``, bypassing every check.
+
+        Meant for tests of how workers cope with corrupted or foreign data.
+        """
+        if isinstance(payload, bytes):
+            payload = payload.decode("utf-8", "surrogateescape")
+        with self.store.lock:
+            space = self._ns
+            space.queues.setdefault(queue, deque()).append(payload)
+            for listener in list(space.listeners):
+                listener.notify()

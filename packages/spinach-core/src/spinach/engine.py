@@ -1,0 +1,380 @@
+"""The Engine: connects tasks, jobs, a broker and workers together."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+
+from .arbiter import Arbiter
+from .brokers.base import Broker
+from .exc import InvalidTaskError, UnknownTaskError, WorkersError
+from .job import Job, JobStatus
+from .notifier import ResultNotifier
+from .runner import JobRunner
+from .serialization import check_arguments
+from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
+from .utils import from_timestamp, to_timestamp
+from .worker import BaseWorkers, ThreadWorkers
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger("spinach.engine")
+
+
+@dataclass
+class _Running:
+    """The machinery of a worker run: started together, stopped together."""
+
+    queue: str
+    workers: BaseWorkers
+    notifier: ResultNotifier
+    arbiter: Arbiter
+    wake_main: threading.Event
+    stopped: threading.Event
+
+
+class Engine:
+    """Spinach Engine coordinating a broker with workers.
+
+    The Engine runs in two modes:
+
+    - **client**: it validates jobs and sends them to the broker, in the
+      calling thread, without starting any thread;
+    - **worker**: :meth:`start_workers` starts worker threads (or an asyncio
+      loop), a result notifier thread and an arbiter thread, plus whatever
+      the broker needs (the Redis broker's subscriber thread).
+
+    :arg broker: instance of a :class:`~spinach.brokers.base.Broker`
+    :arg namespace: name isolating this Engine from others using the same
+        broker server or the same interpreter
+    """
+
+    def __init__(self, broker: Broker, namespace: str = "spinach") -> None:
+        broker.namespace = namespace  # validates the name, binds the broker once
+        self._broker = broker
+        self._namespace = namespace
+        self._lock = threading.RLock()
+        # Replaced, never mutated, so that readers need no lock.
+        self._tasks: Dict[str, Task] = {}
+        self._by_func: Dict[Callable[..., Any], Optional[Task]] = {}
+        self._own_tasks = Tasks()
+        self._running: Optional[_Running] = None
+        self.attach_tasks(self._own_tasks)
+
+    @property
+    def namespace(self) -> str:
+        """Namespace the Engine uses."""
+        return self._namespace
+
+    @property
+    def broker(self) -> Broker:
+        """The broker the Engine uses."""
+        return self._broker
+
+    @property
+    def tasks(self) -> Dict[str, Task]:
+        """The attached tasks, by name (a copy)."""
+        return dict(self._tasks)
+
+    def __repr__(self) -> str:
+        return f"<Engine namespace={self._namespace!r} broker={self._broker!r}>"
+
+    # -- tasks ----------------------------------------------------------
+
+    def task(self, func: Optional[Callable[..., Any]] = None, **options: Any) -> Any:
+        """Decorator to register a task directly on the Engine.
+
+        Takes the options of :meth:`spinach.task.Tasks.task`.  Fine for tiny
+        projects; larger ones compose :class:`~spinach.task.Tasks` registries.
+        """
+        return self._own_tasks.task(func, **options)
+
+    def attach_tasks(self, tasks: Tasks) -> None:
+        """Attach a set of tasks.
+
+        A task cannot be scheduled or executed before it is attached to an
+        Engine.  Attaching the same registry again is harmless; a task name
+        already used by another task of this Engine is an error.
+
+        >>> tasks = Tasks()
+        >>> spin.attach_tasks(tasks)
+        """
+        with self._lock:
+            for task in tasks:
+                self._check_new(task)
+            for task in tasks:
+                self._add(task)
+            tasks._attached(self)
+            self._refresh_worker_registrations()
+
+    def _register_task(self, task: Task) -> None:
+        """Add a task registered on an attached registry after attachment."""
+        with self._lock:
+            self._check_new(task)
+            self._add(task)
+            self._refresh_worker_registrations()
+
+    def _check_new(self, task: Task) -> None:
+        known = self._tasks.get(task.name)
+        if known is not None and known is not task:
+            raise InvalidTaskError(
+                f"a task named {task.name!r} is already attached to the Engine "
+                f"of namespace {self._namespace!r}"
+            )
+
+    def _add(self, task: Task) -> None:
+        if self._tasks.get(task.name) is task:
+            return
+        self._tasks = {**self._tasks, task.name: task}
+        by_func = dict(self._by_func)
+        # A function registered under two names cannot identify a task.
+        by_func[task.func] = None if task.func in by_func else task
+        self._by_func = by_func
+
+    def _refresh_worker_registrations(self) -> None:
+        if self._running is not None:
+            tasks = list(self._tasks.values())
+            self._broker.set_concurrency_keys(tasks)
+            self._broker.register_periodic_tasks(tasks)
+
+    def _resolve(self, ref: TaskRef) -> Task:
+        if isinstance(ref, str):
+            task = self._tasks.get(ref)
+            if task is None:
+                raise UnknownTaskError(
+                    f"no task named {ref!r} is attached to the Engine of namespace "
+                    f"{self._namespace!r}; known tasks: {sorted(self._tasks) or 'none'}"
+                )
+            return task
+        if isinstance(ref, Task):
+            task = self._tasks.get(ref.name)
+            if task is None:
+                raise UnknownTaskError(f"task {ref.name!r} is not attached to this Engine")
+            return task
+        try:
+            task = self._by_func[ref]
+        except (KeyError, TypeError):
+            raise UnknownTaskError(
+                f"{getattr(ref, '__qualname__', ref)!r} is not a task attached to the "
+                f"Engine of namespace {self._namespace!r}"
+            ) from None
+        if task is None:
+            raise UnknownTaskError(
+                f"{getattr(ref, '__qualname__', ref)!r} is registered under several task "
+                "names; schedule it by name"
+            )
+        return task
+
+    # -- scheduling -----------------------------------------------------
+
+    def _make_job(
+        self, ref: TaskRef, at: Optional[datetime], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> Job:
+        task = self._resolve(ref)
+        task.check_arguments(args, kwargs)
+        check_arguments(task.name, args, kwargs)
+        if at is None:
+            start = self._broker.clock.now()
+        elif isinstance(at, datetime):
+            start = from_timestamp(to_timestamp(at))
+        else:
+            raise TypeError(f"at must be a datetime, not {type(at).__name__}")
+        return Job(task.name, task.queue, start, task.max_retries, args, kwargs)
+
+    def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job to be executed as soon as possible.
+
+        The arguments are checked against the task's signature and must be
+        JSON serialisable; otherwise nothing is scheduled and
+        :class:`~spinach.exc.InvalidJobSignatureError` or
+        :class:`~spinach.exc.SerializationError` is raised.
+
+        :arg task: the task or its name to execute in the background
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: the Job that was created and scheduled
+        """
+        job = self._make_job(task, None, args, kwargs)
+        self._broker.enqueue_jobs([job])
+        return job
+
+    def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job to be executed in the future.
+
+        :arg task: the task or its name to execute in the background
+        :arg at: date at which the job should start.  It is advised to pass
+            a timezone aware datetime to lift any ambiguity; a naive
+            datetime is taken as UTC.
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: the Job that was created and scheduled
+        """
+        job = self._make_job(task, at, args, kwargs)
+        self._broker.enqueue_jobs([job])
+        return job
+
+    def schedule_batch(self, batch: Batch) -> List[Job]:
+        """Schedule many jobs at once, in one call to the broker.
+
+        Every job is validated first: if one is invalid, none is scheduled.
+
+        :arg batch: :class:`~spinach.task.Batch` instance containing jobs to
+            schedule
+        :return: the Jobs that were created and scheduled
+        """
+        batch._check_not_scheduled()
+        jobs = [self._make_job(i.task, i.at, i.args, i.kwargs) for i in batch.jobs_to_create]
+        if jobs:
+            self._broker.enqueue_jobs(jobs)
+        batch._mark_scheduled()
+        return jobs
+
+    # -- workers --------------------------------------------------------
+
+    def start_workers(
+        self,
+        number: int = 5,
+        queue: str = DEFAULT_QUEUE,
+        block: bool = True,
+        stop_when_queue_empty: bool = False,
+        workers_class: Type[BaseWorkers] = ThreadWorkers,
+    ) -> None:
+        """Start the workers.
+
+        :arg number: number of workers to launch; each running job uses one
+        :arg queue: name of the queue to consume
+        :arg block: whether to block the calling thread until the workers
+            stop.  In the main thread, SIGINT and SIGTERM then stop them
+            gracefully: running jobs finish, and a second signal forces the
+            exit.
+        :arg stop_when_queue_empty: stop the workers once the queue is empty
+            and nothing runs any more; jobs waiting for a future date do not
+            keep them running.  Useful for one-off scripts and tests.
+        :arg workers_class: :class:`~spinach.worker.ThreadWorkers` (default)
+            or :class:`~spinach.worker.AsyncioWorkers`
+        """
+        validate_name("queue", queue, WorkersError)
+        if not (isinstance(workers_class, type) and issubclass(workers_class, BaseWorkers)):
+            raise WorkersError(
+                f"workers_class must be a BaseWorkers subclass, not {workers_class!r}"
+            )
+        with self._lock:
+            if self._running is not None:
+                raise WorkersError(
+                    f"workers of the Engine of namespace {self._namespace!r} are already "
+                    "running; stop them before starting new ones"
+                )
+            running = self._start(number, queue, stop_when_queue_empty, workers_class)
+            self._running = running
+        logger.info(
+            "Started %d %s on queue %r of namespace %r",
+            number,
+            workers_class.__name__,
+            queue,
+            self._namespace,
+        )
+        running.arbiter.start()
+        if block:
+            self._block(running)
+
+    def _start(
+        self,
+        number: int,
+        queue: str,
+        stop_when_queue_empty: bool,
+        workers_class: Type[BaseWorkers],
+    ) -> _Running:
+        broker = self._broker
+        runner = JobRunner(self._namespace, self._tasks_get, broker.clock)
+        notifier = ResultNotifier(broker, f"{self._namespace}-result-notifier")
+        workers = workers_class(number, self._namespace, runner, notifier.put)
+        try:
+            broker.start()
+            tasks = list(self._tasks.values())
+            broker.set_concurrency_keys(tasks)
+            broker.register_periodic_tasks(tasks)
+        except BaseException:
+            workers.stop()
+            broker.stop()
+            raise
+        notifier.start()
+        arbiter = Arbiter(
+            broker,
+            workers,
+            notifier,
+            queue,
+            self._namespace,
+            on_queue_empty=self._stop_when_empty if stop_when_queue_empty else None,
+        )
+        return _Running(queue, workers, notifier, arbiter, threading.Event(), threading.Event())
+
+    def _tasks_get(self, name: str) -> Optional[Task]:
+        return self._tasks.get(name)
+
+    def _stop_when_empty(self) -> None:
+        logger.info("Queue %r is empty, stopping workers", self._running and self._running.queue)
+        self.stop_workers(_join_arbiter=False)
+
+    def stop_workers(self, _join_arbiter: bool = True) -> None:
+        """Stop the workers and wait for them to terminate.
+
+        Running jobs finish; jobs fetched but not started go back to the
+        broker; results are acknowledged before it returns.  Called from a
+        task, it only starts the stop and returns.
+        """
+        with self._lock:
+            running = self._running
+            if running is None:
+                return
+            self._running = None
+        if threading.current_thread().name.startswith(f"{self._namespace}-worker-"):
+            # A task cannot wait for its own end: let another thread do it.
+            threading.Thread(
+                target=self._stop, args=(running, True), name=f"{self._namespace}-stopper"
+            ).start()
+            return
+        self._stop(running, _join_arbiter)
+
+    def _stop(self, running: _Running, join_arbiter: bool) -> None:
+        running.arbiter.stop(join=join_arbiter)
+        for job in running.workers.stop():
+            job.status = JobStatus.QUEUED  # never started: back to the queue as it was
+            running.notifier.put(job)
+        running.notifier.stop()
+        self._broker.stop()
+        logger.info("Workers of namespace %r stopped", self._namespace)
+        running.stopped.set()
+        running.wake_main.set()
+
+    def _block(self, running: _Running) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            running.stopped.wait()
+            return
+        received: List[int] = []
+
+        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+            if received:
+                logger.warning("Second %s: forcing exit", signal.Signals(signum).name)
+                raise KeyboardInterrupt
+            received.append(signum)
+            logger.info(
+                "Received %s: stopping once running jobs finish (send it again to force)",
+                signal.Signals(signum).name,
+            )
+            running.wake_main.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not running.stopped.is_set():
+                running.wake_main.wait()
+                running.wake_main.clear()
+                if received and not running.stopped.is_set():
+                    self.stop_workers()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,102 @@
+"""Exceptions raised by Spinach.
+
+Every error Spinach raises on its own derives from :class:`SpinachError`, so
+``except SpinachError`` catches them all.  Subclasses say what went wrong:
+bad input is reported when a task is defined or a job is scheduled, long
+before a worker could trip over it.
+
+:class:`RetryException` and :class:`AbortException` are not errors: a task
+raises them to steer its own retries.  They are also importable from
+``spinach`` and ``spinach.task``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+__all__ = [
+    "AbortException",
+    "BrokerConnectionError",
+    "BrokerError",
+    "InvalidJobSignatureError",
+    "InvalidTaskError",
+    "JobLostError",
+    "NamespaceError",
+    "RetryException",
+    "SerializationError",
+    "SpinachError",
+    "TasksNotAttachedError",
+    "UnknownTaskError",
+    "WorkersError",
+]
+
+
+class SpinachError(Exception):
+    """Root of every error raised by Spinach itself."""
+
+
+class InvalidTaskError(SpinachError, ValueError):
+    """A task definition or one of its options is invalid.
+
+    Raised when the task is defined or attached, e.g. a duplicate name, a
+    negative ``max_retries`` or ``max_concurrency`` without ``max_retries``.
+    """
+
+
+class NamespaceError(SpinachError, ValueError):
+    """A namespace is invalid or a broker is already bound to another one."""
+
+
+class UnknownTaskError(SpinachError, LookupError):
+    """No task of that name (or function) is attached to the engine."""
+
+
+class InvalidJobSignatureError(SpinachError, TypeError):
+    """The arguments of a job do not match the signature of its task."""
+
+
+class SerializationError(SpinachError, TypeError):
+    """Job arguments are not JSON serialisable, or a payload cannot be read."""
+
+
+class TasksNotAttachedError(SpinachError, RuntimeError):
+    """``Tasks.schedule*`` was called before the tasks were attached to an Engine."""
+
+
+class WorkersError(SpinachError, RuntimeError):
+    """Workers cannot be started or stopped in the current state."""
+
+
+class JobLostError(SpinachError):
+    """A job was lost because the worker running it died.
+
+    Sent as ``err`` with :data:`spinach.signals.job_failed` for the
+    non-retryable jobs of a worker found dead: they are never run twice.
+    """
+
+
+class BrokerError(SpinachError):
+    """The broker could not carry out an operation."""
+
+
+class BrokerConnectionError(BrokerError, ConnectionError):
+    """The broker stayed unreachable after bounded retries."""
+
+
+class RetryException(Exception):
+    """Raised in a task to ask for the job to be retried.
+
+    The task's ``max_retries`` still applies: once it is reached the job
+    fails.  ``at`` is when to retry; without it the delay follows
+    :func:`spinach.utils.exponential_backoff`.  A naive datetime is taken
+    as UTC.
+    """
+
+    def __init__(self, message: str, at: Optional[datetime] = None) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class AbortException(Exception):
+    """Raised in a task to fail the job now, with no further retry."""

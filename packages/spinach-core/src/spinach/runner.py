@@ -1,0 +1,173 @@
+"""Running one job: call its task, decide the outcome, send its signals.
+
+Both kinds of workers run jobs through a :class:`JobRunner`, so threaded
+and asyncio workers follow the same rules:
+
+- success: ``SUCCEEDED``;
+- :class:`~spinach.exc.AbortException`: ``FAILED`` at once;
+- any other exception (:class:`~spinach.exc.RetryException` included)
+  while ``retries < max_retries``: retried at ``RetryException.at`` or
+  after :func:`~spinach.utils.exponential_backoff`, status ``WAITING`` (or
+  ``QUEUED`` when due at once);
+- otherwise ``FAILED``.
+
+The runner never raises: whatever a task does, the worker survives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+from typing import Any, Callable, Dict, Optional
+
+from . import signals
+from .clock import Clock
+from .exc import AbortException, RetryException, UnknownTaskError
+from .job import Job, JobStatus
+from .task import Task
+from .utils import exponential_backoff, from_timestamp, to_timestamp
+
+__all__ = ["JobRunner"]
+
+logger = logging.getLogger("spinach.job")
+
+
+class JobRunner:
+    """Runs jobs for the workers of one Engine.
+
+    :arg namespace: namespace the signals are sent for
+    :arg get_task: returns the attached task of a name, or ``None``
+    :arg clock: source of time for retry dates
+    """
+
+    def __init__(
+        self, namespace: str, get_task: Callable[[str], Optional[Task]], clock: Clock
+    ) -> None:
+        self.namespace = namespace
+        self._get_task = get_task
+        self._clock = clock
+        self._warned_kind: set = set()  # type: ignore[type-arg]
+
+    def run(self, job: Job) -> Job:
+        """Run a job in the calling thread and return it with its outcome set."""
+        task = self._begin(job)
+        if task is None:
+            return job
+        started = time.perf_counter()
+        error: Optional[BaseException] = None
+        try:
+            if task.is_async:
+                self._warn_kind(task, "an async task run by ThreadWorkers gets its own event loop")
+                asyncio.run(task.func(*job.task_args, **job.task_kwargs))
+            else:
+                task.func(*job.task_args, **job.task_kwargs)
+        except BaseException as exc:  # a task must never kill its worker
+            error = exc
+        return self._conclude(job, error, time.perf_counter() - started)
+
+    async def run_async(self, job: Job) -> Job:
+        """Run a job on the running event loop and return it with its outcome set."""
+        task = self._begin(job)
+        if task is None:
+            return job
+        started = time.perf_counter()
+        error: Optional[BaseException] = None
+        try:
+            if task.is_async:
+                await task.func(*job.task_args, **job.task_kwargs)
+            else:
+                self._warn_kind(task, "a sync task run by AsyncioWorkers runs in a thread")
+                call = functools.partial(task.func, *job.task_args, **job.task_kwargs)
+                context = contextvars.copy_context()
+                await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+        except BaseException as exc:  # a task must never kill its worker
+            error = exc
+        return self._conclude(job, error, time.perf_counter() - started)
+
+    def _begin(self, job: Job) -> Optional[Task]:
+        task = self._get_task(job.task_name)
+        if task is None:
+            job.status = JobStatus.FAILED
+            error = UnknownTaskError(
+                f"job {job.id} is for task {job.task_name!r}, which is not attached to "
+                f"the Engine of this worker (namespace {self.namespace!r}); attach it or "
+                "serve its queue with workers that know it"
+            )
+            logger.error("%s", error, extra=_extra(job))
+            signals.job_failed.send(self.namespace, job=job, err=error)
+            return None
+        job.status = JobStatus.RUNNING
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("Starting job %s %s", job.task_name, job.id, extra=_extra(job))
+        signals.job_started.send(self.namespace, job=job)
+        return task
+
+    def _conclude(self, job: Job, error: Optional[BaseException], duration: float) -> Job:
+        if error is None:
+            job.status = JobStatus.SUCCEEDED
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "Job %s %s succeeded in %.1f ms",
+                    job.task_name,
+                    job.id,
+                    duration * 1000,
+                    extra=_extra(job),
+                )
+        elif not isinstance(error, AbortException) and job.retryable:
+            self._schedule_retry(job, error)
+            signals.job_schedule_retry.send(self.namespace, job=job, err=error)
+        else:
+            job.status = JobStatus.FAILED
+            if isinstance(error, AbortException):
+                logger.warning(
+                    "Job %s %s aborted: %s", job.task_name, job.id, error, extra=_extra(job)
+                )
+            else:
+                logger.error(
+                    "Job %s %s failed after %d retries",
+                    job.task_name,
+                    job.id,
+                    job.retries,
+                    exc_info=error,
+                    extra=_extra(job),
+                )
+            signals.job_failed.send(self.namespace, job=job, err=error)
+        signals.job_finished.send(self.namespace, job=job)
+        return job
+
+    def _schedule_retry(self, job: Job, error: BaseException) -> None:
+        job.retries += 1
+        now = self._clock.time()
+        if isinstance(error, RetryException) and error.at is not None:
+            at = to_timestamp(error.at)
+        else:
+            at = now + exponential_backoff(job.retries).total_seconds()
+        job.at = from_timestamp(at)
+        job.status = JobStatus.WAITING if at > now else JobStatus.QUEUED
+        logger.warning(
+            "Job %s %s will be retried at %s (retry %d of %d): %s",
+            job.task_name,
+            job.id,
+            job.at.isoformat(timespec="milliseconds"),
+            job.retries,
+            job.max_retries,
+            error if isinstance(error, RetryException) else repr(error),
+            exc_info=None if isinstance(error, RetryException) else error,
+            extra=_extra(job),
+        )
+
+    def _warn_kind(self, task: Task, message: str) -> None:
+        if task.name not in self._warned_kind:
+            self._warned_kind.add(task.name)
+            logger.warning(
+                "Task %s: %s; give it a queue served by the matching workers class",
+                task.name,
+                message,
+            )
+
+
+def _extra(job: Job) -> Dict[str, Any]:
+    return {"spinach_job_id": str(job.id), "spinach_task_name": job.task_name}

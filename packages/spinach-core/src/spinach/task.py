@@ -1,0 +1,406 @@
+"""Tasks, the registry that holds them, and batches of jobs to schedule."""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import re
+from datetime import datetime, timedelta
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Type,
+    Union,
+)
+
+from .exc import (
+    AbortException,
+    InvalidJobSignatureError,
+    InvalidTaskError,
+    RetryException,
+    TasksNotAttachedError,
+    UnknownTaskError,
+)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .job import Job
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "AbortException",
+    "Batch",
+    "RetryException",
+    "Task",
+    "TaskRef",
+    "Tasks",
+    "validate_name",
+]
+
+#: Queue used by tasks and workers that do not name one.
+DEFAULT_QUEUE = "spinach"
+
+_NAME_RE = re.compile(r"[^\s{}\x00-\x1f\x7f]{1,200}")
+
+
+def validate_name(kind: str, name: object, error: Type[Exception] = InvalidTaskError) -> str:
+    """Check a queue or namespace name and return it, or raise ``error``.
+
+    Names are 1 to 200 characters, without whitespace, control characters or
+    braces (braces are the Redis Cluster hash tag), and do not start with an
+    underscore, which the library keeps for its own use.
+    """
+    if not isinstance(name, str):
+        raise error(f"{kind} name must be a str, not {type(name).__name__}")
+    if not _NAME_RE.fullmatch(name):
+        raise error(
+            f"invalid {kind} name {name!r}: use 1 to 200 characters without "
+            "whitespace, control characters, '{' or '}'"
+        )
+    if name.startswith("_"):
+        raise error(
+            f"invalid {kind} name {name!r}: names starting with '_' are reserved by Spinach"
+        )
+    return name
+
+
+class Task:
+    """A function registered to run in the background, with its options.
+
+    Created by :meth:`Tasks.task` or :meth:`Tasks.add`, never by hand.
+    """
+
+    __slots__ = (
+        "_signature",
+        "func",
+        "is_async",
+        "max_concurrency",
+        "max_retries",
+        "name",
+        "periodicity",
+        "queue",
+    )
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str,
+        queue: str,
+        max_retries: int,
+        periodicity: Optional[timedelta],
+        max_concurrency: Optional[int],
+    ) -> None:
+        self.func = func
+        self.name = name
+        self.queue = queue
+        self.max_retries = max_retries
+        self.periodicity = periodicity
+        self.max_concurrency = max_concurrency
+        self.is_async = inspect.iscoroutinefunction(func)
+        try:
+            self._signature: Optional[inspect.Signature] = inspect.signature(func)
+        except (TypeError, ValueError):  # some builtins have no signature
+            self._signature = None
+
+    def check_arguments(self, args: tuple, kwargs: Dict[str, Any]) -> None:  # type: ignore[type-arg]
+        """Raise :class:`InvalidJobSignatureError` if the task cannot take these arguments."""
+        if self._signature is None:
+            return
+        try:
+            self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidJobSignatureError(
+                f"invalid arguments for task {self.name!r}{self._signature}: {exc}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.queue} max_retries={self.max_retries}>"
+
+
+#: What identifies a task when scheduling a job: its name, function or Task.
+TaskRef = Union[str, Callable[..., Any], Task]
+
+
+def _check_options(
+    name: str,
+    queue: str,
+    max_retries: object,
+    periodicity: object,
+    max_concurrency: object,
+) -> None:
+    where = f"task {name!r}"
+    try:
+        validate_name("queue", queue)
+    except InvalidTaskError as exc:
+        raise InvalidTaskError(f"{where}: {exc}") from None
+    if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral):
+        raise InvalidTaskError(f"{where}: max_retries must be an int, not {max_retries!r}")
+    if max_retries < 0:
+        raise InvalidTaskError(f"{where}: max_retries must be 0 or more, not {max_retries}")
+    if periodicity is not None:
+        if not isinstance(periodicity, timedelta):
+            raise InvalidTaskError(f"{where}: periodicity must be a timedelta, not {periodicity!r}")
+        if periodicity <= timedelta(0):
+            raise InvalidTaskError(f"{where}: periodicity must be positive, not {periodicity}")
+    if max_concurrency is not None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, numbers.Integral):
+            raise InvalidTaskError(
+                f"{where}: max_concurrency must be an int, not {max_concurrency!r}"
+            )
+        if max_concurrency < 1:
+            raise InvalidTaskError(
+                f"{where}: max_concurrency must be 1 or more, not {max_concurrency}"
+            )
+        if max_retries == 0:
+            raise InvalidTaskError(
+                f"{where}: max_concurrency requires max_retries to be set to 1 or more, "
+                "since only retryable tasks can be limited safely"
+            )
+
+
+class Tasks:
+    """Registry for tasks to be used by Spinach.
+
+    :arg queue: default queue for tasks
+    :arg max_retries: default retry policy for tasks
+    :arg periodicity: for periodic tasks, delay between executions as a
+        ``timedelta``
+    :arg max_concurrency: maximum number of simultaneous jobs that can be
+        started for a task; requires ``max_retries`` to be also set
+    """
+
+    def __init__(
+        self,
+        queue: Optional[str] = None,
+        max_retries: Optional[numbers.Number] = None,
+        periodicity: Optional[timedelta] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> None:
+        self.queue = queue
+        self.max_retries = max_retries
+        self.periodicity = periodicity
+        self.max_concurrency = max_concurrency
+        self._tasks: Dict[str, Task] = {}
+        self._engines: List[Engine] = []
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(list(self._tasks.values()))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    @property
+    def names(self) -> List[str]:
+        """Names of the registered tasks."""
+        return list(self._tasks)
+
+    def get(self, name: str) -> Task:
+        """Return the task registered under ``name``."""
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise UnknownTaskError(f"no task named {name!r} in this registry") from None
+
+    def task(
+        self,
+        func: Optional[Callable[..., Any]] = None,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        max_retries: Optional[numbers.Number] = None,
+        periodicity: Optional[timedelta] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> Any:
+        """Decorator to register a task function.
+
+        The function is returned unchanged, so it can still be called
+        directly.  ``name`` is required; the other options default to those
+        of the registry.
+
+        >>> tasks = Tasks()
+        >>> @tasks.task(name='foo')
+        ... def foo():
+        ...     pass
+        """
+
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(function, name, queue, max_retries, periodicity, max_concurrency)
+            return function
+
+        if func is not None:
+            return register(func)
+        return register
+
+    def add(
+        self,
+        func: Callable[..., Any],
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        max_retries: Optional[numbers.Number] = None,
+        periodicity: Optional[timedelta] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> None:
+        """Register a task function.
+
+        :arg func: a callable to be executed
+        :arg name: name of the task, used later to schedule jobs
+        :arg queue: queue of the task, the default is used if not provided
+        :arg max_retries: maximum number of retries, the default is used if
+            not provided
+        :arg periodicity: for periodic tasks, delay between executions as a
+            timedelta
+        :arg max_concurrency: maximum number of simultaneous jobs that can be
+            started for this task; requires ``max_retries`` to be also set
+
+        >>> tasks = Tasks()
+        >>> tasks.add(lambda x: x, name='do_nothing')
+        """
+        if not callable(func):
+            raise InvalidTaskError(f"a task must be callable, not {func!r}")
+        if not isinstance(name, str) or not name:
+            raise InvalidTaskError(
+                f"a task needs a name (a non-empty str) to be scheduled by, got {name!r} "
+                f"for {getattr(func, '__qualname__', func)!r}"
+            )
+        if name in self._tasks:
+            raise InvalidTaskError(f"a task named {name!r} is already registered")
+        queue = _first(queue, self.queue, DEFAULT_QUEUE)
+        retries: Any = _first(max_retries, self.max_retries, 0)
+        periodicity = _first(periodicity, self.periodicity, None)
+        max_concurrency = _first(max_concurrency, self.max_concurrency, None)
+        _check_options(name, queue, retries, periodicity, max_concurrency)
+        task = Task(func, name, queue, int(retries), periodicity, max_concurrency)
+        if periodicity is not None:
+            try:
+                task.check_arguments((), {})
+            except InvalidJobSignatureError:
+                raise InvalidTaskError(
+                    f"periodic task {name!r} must be callable without arguments"
+                ) from None
+        for engine in self._engines:
+            engine._register_task(task)  # raises before anything is changed
+        self._tasks[name] = task
+
+    def _attached(self, engine: Engine) -> None:
+        if engine not in self._engines:
+            self._engines.append(engine)
+
+    @property
+    def _engine(self) -> Engine:
+        if not self._engines:
+            raise TasksNotAttachedError(
+                "these tasks are not attached to an Engine yet: "
+                "call engine.attach_tasks(tasks) before scheduling jobs with them"
+            )
+        return self._engines[-1]
+
+    def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job to be executed as soon as possible.
+
+        :arg task: the task or its name to execute in the background
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: the Job that was created and scheduled
+
+        This method can only be used once tasks have been attached to an
+        Engine; with several engines, the last one attached is used.
+        """
+        return self._engine.schedule(task, *args, **kwargs)
+
+    def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job to be executed in the future.
+
+        :arg task: the task or its name to execute in the background
+        :arg at: date at which the job should start; a naive datetime is
+            taken as UTC
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: the Job that was created and scheduled
+        """
+        return self._engine.schedule_at(task, at, *args, **kwargs)
+
+    def schedule_batch(self, batch: Batch) -> List[Job]:
+        """Schedule many jobs at once, all or none of them.
+
+        :arg batch: :class:`Batch` instance containing jobs to schedule
+        :return: the Jobs that were created and scheduled
+        """
+        return self._engine.schedule_batch(batch)
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+class BatchItem(NamedTuple):
+    """One job of a :class:`Batch`, not yet validated."""
+
+    task: TaskRef
+    at: Optional[datetime]
+    args: tuple  # type: ignore[type-arg]
+    kwargs: Dict[str, Any]
+
+
+class Batch:
+    """Container allowing to schedule many jobs at once.
+
+    The jobs of a batch are validated together and sent to the broker in
+    one call: if one of them is invalid, none is scheduled.  Once a batch
+    has been scheduled it cannot be scheduled again or extended.
+
+    >>> batch = Batch()
+    >>> for i in range(100):
+    ...     batch.schedule('compute', i)
+    >>> spin.schedule_batch(batch)
+    """
+
+    def __init__(self) -> None:
+        self.jobs_to_create: List[BatchItem] = []
+        self._scheduled = False
+
+    def __len__(self) -> int:
+        return len(self.jobs_to_create)
+
+    def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> None:
+        """Add a job to be executed as soon as possible to the batch.
+
+        :arg task: the task or its name to execute in the background
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        """
+        self._add(BatchItem(task, None, args, kwargs))
+
+    def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> None:
+        """Add a job to be executed in the future to the batch.
+
+        :arg task: the task or its name to execute in the background
+        :arg at: date at which the job should start; a naive datetime is
+            taken as UTC
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        """
+        if not isinstance(at, datetime):
+            raise TypeError(f"at must be a datetime, not {type(at).__name__}")
+        self._add(BatchItem(task, at, args, kwargs))
+
+    def _add(self, item: BatchItem) -> None:
+        self._check_not_scheduled()
+        self.jobs_to_create.append(item)
+
+    def _check_not_scheduled(self) -> None:
+        if self._scheduled:
+            raise InvalidTaskError("this Batch was already scheduled; create a new one")
+
+    def _mark_scheduled(self) -> None:
+        self._scheduled = True
