@@ -1,0 +1,62 @@
+"""Backends the broker contract runs against.
+
+A backend hands out brokers that share one storage (one ``MemoryStore``, one
+Redis server), as worker processes of one deployment do, all driven by the
+same manual clock.  Each broker package adds its backend here; the tests in
+this folder are the same for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from spinach.brokers.base import Broker
+from spinach.brokers.memory import MemoryBroker, MemoryStore
+from spinach.clock import ManualClock
+
+
+class MemoryBackend:
+    name = "memory"
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.store = MemoryStore()
+        self.brokers: list[Broker] = []
+
+    def broker(self, namespace: str = "contract", **kwargs: Any) -> Broker:
+        broker = MemoryBroker(store=self.store, clock=self.clock, **kwargs)
+        broker.namespace = namespace
+        self.brokers.append(broker)
+        return broker
+
+    def inject(self, broker: Broker, queue: str, payload: bytes) -> None:
+        assert isinstance(broker, MemoryBroker)
+        broker.inject_raw_payload(queue, payload)
+
+    def close(self) -> None:
+        for broker in self.brokers:
+            broker.stop()
+
+
+BACKENDS = ["memory"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[Any]:
+    if request.param == "memory":
+        instance = MemoryBackend(clock)
+    else:  # pragma: no cover - each broker package registers its own
+        raise AssertionError(request.param)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def broker(backend: Any) -> Broker:
+    """A started broker: a worker process of the namespace ``contract``."""
+    b = backend.broker()
+    b.start()
+    return b
