@@ -82,12 +82,32 @@ def test_second_signal_forces_exit():
             if "Received SIGINT" in line:
                 break
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        # Read through the same file objects: iterating stderr buffered ahead.
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         proc.kill()
     assert "finished" not in out
-    assert "forcing exit" in err
+    assert "Second signal: forcing exit, 1 running jobs abandoned" in err
     assert proc.returncode != 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_signal_during_start_stops_gracefully():
+    # "started" is printed by a worker thread, possibly before start_workers()
+    # reaches its wait: the signal must still lead to a graceful stop.
+    arm = "release.set()"
+    proc = _run_worker(arm)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        out, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.split() == ["finished", "returned"]
+    assert "Received SIGTERM" in err
 
 
 def test_stop_when_queue_empty_returns(real_spin, recorder):
@@ -128,8 +148,10 @@ def test_blocking_start_from_another_thread_ends_with_stop(real_spin, recorder):
         real_spin.start_workers(number=1, block=True)
         returned.set()
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
+    # worker_started is sent while start_workers() is still starting: a stop
+    # from another thread at that moment must wait for the start, then stop.
     assert recorder.wait_for(lambda: any(n == "worker_started" for n, _ in recorder.events))
     assert not returned.is_set()
     real_spin.stop_workers()

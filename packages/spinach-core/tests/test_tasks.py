@@ -85,6 +85,10 @@ def test_decorator_returns_the_function_unchanged():
         ({"name": "x", "queue": ""}, "invalid queue name"),
         ({"name": "x", "queue": "has space"}, "invalid queue name"),
         ({"name": "x", "queue": "{tag}"}, "invalid queue name"),
+        ({"name": "x", "queue": 'quo"te'}, "invalid queue name"),
+        ({"name": "x", "queue": "back\\slash"}, "invalid queue name"),
+        ({"name": "x", "queue": "é"}, "invalid queue name"),
+        ({"name": "x", "queue": "x" * 201}, "invalid queue name"),
         ({"name": "x", "queue": 3}, "must be a str"),
     ],
 )
@@ -99,6 +103,14 @@ def test_invalid_errors_are_spinach_errors_and_value_errors():
     with pytest.raises(SpinachError) as info:
         Tasks().add(noop, name="x", max_retries=-1)
     assert isinstance(info.value, ValueError)
+
+
+def test_usual_queue_names_are_fine():
+    tasks = Tasks()
+    for i, queue in enumerate(
+        ["high-priority", "emails.v2", "tenant:42/low", "A_b~c|d", "x" * 200]
+    ):
+        tasks.add(noop, name=f"t{i}", queue=queue)
 
 
 def test_duplicate_name_is_refused():

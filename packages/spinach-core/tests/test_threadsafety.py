@@ -22,7 +22,7 @@ def _hammer(spin, task, threads=8, per_thread=250):
             else:
                 spin.schedule(task, t, i, -1)
 
-    producers = [threading.Thread(target=produce, args=(t,)) for t in range(threads)]
+    producers = [threading.Thread(target=produce, args=(t,), daemon=True) for t in range(threads)]
     for p in producers:
         p.start()
     return producers

@@ -20,6 +20,7 @@ import threading
 from typing import Callable, Optional
 
 from . import signals
+from ._threads import spawn
 from .brokers.base import Broker
 from .exc import JobLostError
 from .notifier import ResultNotifier
@@ -54,7 +55,7 @@ class Arbiter:
         self._namespace = namespace
         self._on_queue_empty = on_queue_empty
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"{namespace}-arbiter", daemon=True)
+        self._thread = spawn(self._run, f"{namespace}-arbiter", start=False)
 
     @property
     def thread(self) -> threading.Thread:
@@ -69,7 +70,8 @@ class Arbiter:
         """Ask the arbiter to stop, and wait for it unless ``join`` is False."""
         self._stop.set()
         self._broker.notify()
-        if join and threading.current_thread() is not self._thread:
+        started = self._thread.ident is not None
+        if join and started and threading.current_thread() is not self._thread:
             self._thread.join()
 
     def _run(self) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
+from ._threads import spawn
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .exc import InvalidTaskError, UnknownTaskError, WorkersError
@@ -263,24 +264,35 @@ class Engine:
             raise WorkersError(
                 f"workers_class must be a BaseWorkers subclass, not {workers_class!r}"
             )
-        with self._lock:
-            if self._running is not None:
-                raise WorkersError(
-                    f"workers of the Engine of namespace {self._namespace!r} are already "
-                    "running; stop them before starting new ones"
-                )
-            running = self._start(number, queue, stop_when_queue_empty, workers_class)
-            self._running = running
-        logger.info(
-            "Started %d %s on queue %r of namespace %r",
-            number,
-            workers_class.__name__,
-            queue,
-            self._namespace,
-        )
-        running.arbiter.start()
-        if block:
-            self._block(running)
+        handlers = _StopSignals() if block and _in_main_thread() else None
+        try:
+            if handlers is not None:
+                handlers.install()  # before anything starts: ^C at any time stops cleanly
+            with self._lock:
+                if self._running is not None:
+                    raise WorkersError(
+                        f"workers of the Engine of namespace {self._namespace!r} are already "
+                        "running; stop them before starting new ones"
+                    )
+                # Everything is started before the Engine says it runs: a
+                # stop_workers() from another thread waits on the lock until then.
+                running = self._start(number, queue, stop_when_queue_empty, workers_class)
+                running.arbiter.start()
+                self._running = running
+            logger.info(
+                "Started %d %s on queue %r of namespace %r",
+                number,
+                workers_class.__name__,
+                queue,
+                self._namespace,
+            )
+            if handlers is not None:
+                self._block_until_stopped(running, handlers)
+            elif block:
+                running.stopped.wait()
+        finally:
+            if handlers is not None:
+                handlers.restore()
 
     def _start(
         self,
@@ -334,9 +346,7 @@ class Engine:
             self._running = None
         if threading.current_thread().name.startswith(f"{self._namespace}-worker-"):
             # A task cannot wait for its own end: let another thread do it.
-            threading.Thread(
-                target=self._stop, args=(running, True), name=f"{self._namespace}-stopper"
-            ).start()
+            spawn(self._stop, f"{self._namespace}-stopper", running, True)
             return
         self._stop(running, _join_arbiter)
 
@@ -351,30 +361,76 @@ class Engine:
         running.stopped.set()
         running.wake_main.set()
 
-    def _block(self, running: _Running) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            running.stopped.wait()
-            return
-        received: List[int] = []
-
-        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
-            if received:
-                logger.warning("Second %s: forcing exit", signal.Signals(signum).name)
-                raise KeyboardInterrupt
-            received.append(signum)
-            logger.info(
-                "Received %s: stopping once running jobs finish (send it again to force)",
-                signal.Signals(signum).name,
-            )
-            running.wake_main.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def _block_until_stopped(self, running: _Running, handlers: _StopSignals) -> None:
+        """Wait in the main thread; the first signal stops gracefully, a second forces."""
+        stopping = False
         try:
-            while not running.stopped.is_set():
-                running.wake_main.wait()
-                running.wake_main.clear()
-                if received and not running.stopped.is_set():
-                    self.stop_workers()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            while True:
+                try:
+                    handlers.arm()
+                    if handlers.received and not stopping:
+                        stopping = True
+                        logger.info(
+                            "Received %s: stopping once running jobs finish "
+                            "(send it again to force)",
+                            handlers.received[0].name,
+                        )
+                        self.stop_workers()
+                    if running.stopped.is_set():
+                        handlers.disarm()  # from now on a signal is only recorded
+                        return
+                    running.wake_main.wait()
+                    running.wake_main.clear()
+                except _StopRequested:
+                    continue
+        except KeyboardInterrupt:
+            if handlers.received:
+                logger.warning(
+                    "Second signal: forcing exit, %d running jobs abandoned",
+                    running.workers.in_flight,
+                )
+            raise
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+class _StopRequested(BaseException):
+    """Raised by the signal handler to break the main thread out of its wait."""
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM handlers of a blocking ``start_workers``.
+
+    The handler takes no lock: the main thread it interrupts may hold the very
+    lock it would need.  Until the main thread waits for the workers, it only
+    records the signal; once armed, it raises to end the wait.  A second
+    signal raises KeyboardInterrupt.
+    """
+
+    def __init__(self) -> None:
+        self.received: List[signal.Signals] = []
+        self._armed = False
+        self._previous: Dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self.received:
+            raise KeyboardInterrupt
+        self.received.append(signal.Signals(signum))
+        if self._armed:
+            raise _StopRequested

@@ -15,6 +15,7 @@ import random
 import threading
 from typing import List, Optional
 
+from ._threads import spawn
 from .brokers.base import Broker
 from .job import Job
 
@@ -41,7 +42,7 @@ class ResultNotifier:
         self._lock = threading.Lock()
         self._pending = 0
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = spawn(self._run, name, start=False)
 
     @property
     def pending(self) -> int:

@@ -46,22 +46,25 @@ __all__ = [
 #: Queue used by tasks and workers that do not name one.
 DEFAULT_QUEUE = "spinach"
 
-_NAME_RE = re.compile(r"[^\s{}\x00-\x1f\x7f]{1,200}")
+# Printable ASCII but the characters that need escaping in JSON (" and \)
+# and the Redis Cluster hash tag braces: names go verbatim into keys.
+_NAME_RE = re.compile(r"[!#-\[\]-z|~]{1,200}")
 
 
 def validate_name(kind: str, name: object, error: Type[Exception] = InvalidTaskError) -> str:
     """Check a queue or namespace name and return it, or raise ``error``.
 
-    Names are 1 to 200 characters, without whitespace, control characters or
-    braces (braces are the Redis Cluster hash tag), and do not start with an
-    underscore, which the library keeps for its own use.
+    Names are 1 to 200 printable ASCII characters other than space, ``"``,
+    ``\\``, ``{`` and ``}`` (names are used verbatim in Redis keys and
+    payloads; braces are the Redis Cluster hash tag), and do not start with
+    an underscore, which the library keeps for its own use.
     """
     if not isinstance(name, str):
         raise error(f"{kind} name must be a str, not {type(name).__name__}")
     if not _NAME_RE.fullmatch(name):
         raise error(
-            f"invalid {kind} name {name!r}: use 1 to 200 characters without "
-            "whitespace, control characters, '{' or '}'"
+            f"invalid {kind} name {name!r}: use 1 to 200 printable ASCII characters "
+            "other than space, '\"', '\\', '{' and '}'"
         )
     if name.startswith("_"):
         raise error(

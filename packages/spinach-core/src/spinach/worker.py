@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Callable, List, Optional
 
 from . import signals
+from ._threads import spawn
 from .exc import WorkersError
 from .job import Job, JobStatus
 from .runner import JobRunner
@@ -124,12 +125,7 @@ class ThreadWorkers(BaseWorkers):
     ) -> None:
         super().__init__(number, namespace, runner, on_job_done)
         self._queue: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=self.worker_name(i), daemon=True)
-            for i in range(1, number + 1)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = [spawn(self._work, self.worker_name(i)) for i in range(1, number + 1)]
 
     def _submit(self, job: Job) -> None:
         self._queue.put(job)
@@ -185,10 +181,7 @@ class AsyncioWorkers(BaseWorkers):
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._jobs: Optional[asyncio.Queue[Optional[Job]]] = None
-        self._thread = threading.Thread(
-            target=self._run_loop, name=f"{namespace}-asyncio-workers", daemon=True
-        )
-        self._thread.start()
+        self._thread = spawn(self._run_loop, f"{namespace}-asyncio-workers")
         self._ready.wait()
 
     def _run_loop(self) -> None:
