@@ -20,10 +20,10 @@ import threading
 from typing import Callable, Optional
 
 from . import signals
-from ._threads import spawn
 from .brokers.base import Broker
 from .exc import JobLostError
 from .notifier import ResultNotifier
+from .utils import start_thread
 from .worker import BaseWorkers
 
 __all__ = ["Arbiter"]
@@ -55,7 +55,7 @@ class Arbiter:
         self._namespace = namespace
         self._on_queue_empty = on_queue_empty
         self._stop = threading.Event()
-        self._thread = spawn(self._run, f"{namespace}-arbiter", start=False)
+        self._thread = start_thread(self._run, f"{namespace}-arbiter", start=False)
 
     @property
     def thread(self) -> threading.Thread:

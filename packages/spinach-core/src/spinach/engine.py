@@ -10,7 +10,6 @@ from datetime import datetime
 from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
-from ._threads import spawn
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .exc import InvalidTaskError, UnknownTaskError, WorkersError
@@ -19,7 +18,7 @@ from .notifier import ResultNotifier
 from .runner import JobRunner
 from .serialization import check_arguments
 from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
-from .utils import from_timestamp, to_timestamp
+from .utils import from_timestamp, start_thread, to_timestamp
 from .worker import BaseWorkers, ThreadWorkers
 
 __all__ = ["Engine"]
@@ -346,7 +345,7 @@ class Engine:
             self._running = None
         if threading.current_thread().name.startswith(f"{self._namespace}-worker-"):
             # A task cannot wait for its own end: let another thread do it.
-            spawn(self._stop, f"{self._namespace}-stopper", running, True)
+            start_thread(self._stop, f"{self._namespace}-stopper", running, True)
             return
         self._stop(running, _join_arbiter)
 

@@ -15,9 +15,9 @@ import random
 import threading
 from typing import List, Optional
 
-from ._threads import spawn
 from .brokers.base import Broker
 from .job import Job
+from .utils import start_thread
 
 __all__ = ["ResultNotifier"]
 
@@ -42,7 +42,7 @@ class ResultNotifier:
         self._lock = threading.Lock()
         self._pending = 0
         self._stopping = threading.Event()
-        self._thread = spawn(self._run, name, start=False)
+        self._thread = start_thread(self._run, name, start=False)
 
     @property
     def pending(self) -> int:

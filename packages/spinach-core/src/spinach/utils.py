@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import random
+import signal
+import threading
 from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
-__all__ = ["exponential_backoff", "from_timestamp", "to_timestamp"]
+__all__ = ["exponential_backoff", "from_timestamp", "start_thread", "to_timestamp"]
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def exponential_backoff(attempt: int, cap: int = 1200) -> timedelta:
@@ -40,3 +45,26 @@ def to_timestamp(at: datetime) -> float:
 def from_timestamp(timestamp: float) -> datetime:
     """Return the timezone-aware UTC datetime of a POSIX timestamp."""
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def start_thread(
+    target: Callable[..., Any], name: str, *args: Any, start: bool = True
+) -> threading.Thread:
+    """Create (and start) a named daemon thread for Spinach's machinery.
+
+    The thread blocks SIGINT and SIGTERM, and so do the threads it starts:
+    the kernel then delivers those signals to the main thread, where a
+    blocking :meth:`~spinach.engine.Engine.start_workers` waits for them.  (A
+    signal delivered to another thread does not wake a main thread blocked
+    in a wait.)  Brokers use it for their own threads.
+    """
+
+    def run() -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        target(*args)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    if start:
+        thread.start()
+    return thread

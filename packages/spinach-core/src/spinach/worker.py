@@ -17,10 +17,10 @@ from abc import ABC, abstractmethod
 from typing import Callable, List, Optional
 
 from . import signals
-from ._threads import spawn
 from .exc import WorkersError
 from .job import Job, JobStatus
 from .runner import JobRunner
+from .utils import start_thread
 
 __all__ = ["AsyncioWorkers", "BaseWorkers", "ThreadWorkers"]
 
@@ -125,7 +125,9 @@ class ThreadWorkers(BaseWorkers):
     ) -> None:
         super().__init__(number, namespace, runner, on_job_done)
         self._queue: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
-        self._threads = [spawn(self._work, self.worker_name(i)) for i in range(1, number + 1)]
+        self._threads = [
+            start_thread(self._work, self.worker_name(i)) for i in range(1, number + 1)
+        ]
 
     def _submit(self, job: Job) -> None:
         self._queue.put(job)
@@ -181,7 +183,7 @@ class AsyncioWorkers(BaseWorkers):
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._jobs: Optional[asyncio.Queue[Optional[Job]]] = None
-        self._thread = spawn(self._run_loop, f"{namespace}-asyncio-workers")
+        self._thread = start_thread(self._run_loop, f"{namespace}-asyncio-workers")
         self._ready.wait()
 
     def _run_loop(self) -> None:
