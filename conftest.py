@@ -7,14 +7,31 @@ deadline (:class:`SignalRecorder`), and time-dependent behaviour runs on a
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from spinach import Engine, ManualClock, MemoryBroker, signals
 from spinach.job import Job
+
+
+def _load_support(name: str) -> Any:
+    """Import a module of tests/support (tests are not a package)."""
+    path = Path(__file__).parent / "tests" / "support" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"spinach_test_support.{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+redis_support = _load_support("redis_server")
 
 SIGNALS = (
     "job_started",
@@ -133,3 +150,41 @@ def real_spin(namespace: str, engines: list[Engine]) -> Engine:
     engine = Engine(MemoryBroker(), namespace=namespace)
     engines.append(engine)
     return engine
+
+
+# -- Redis --------------------------------------------------------------------
+
+
+def start_redis(workdir: Path, **options: Any) -> Any:
+    """Start a private redis-server; fail (never skip) with how to install it."""
+    try:
+        return redis_support.RedisServer(workdir, **options).start()
+    except redis_support.RedisServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One private redis-server for the session; tests use unique namespaces."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fresh_redis(tmp_path: Path) -> Iterator[Any]:
+    """A private redis-server of the test's own, with AOF, to crash and restart."""
+    server = start_redis(tmp_path / "redis", appendonly=True, fsync_always=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Three private redis-server processes joined into a Redis Cluster."""
+    try:
+        cluster = redis_support.RedisCluster(tmp_path_factory.mktemp("cluster")).start()
+    except redis_support.RedisServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.close()

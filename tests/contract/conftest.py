@@ -41,14 +41,54 @@ class MemoryBackend:
             broker.stop()
 
 
-BACKENDS = ["memory"]
+class RedisBackend:
+    """Brokers on one private Redis server, in namespaces unique to the test."""
+
+    name = "redis"
+
+    def __init__(self, clock: ManualClock, client_factory: Any, unique: str) -> None:
+        self.clock = clock
+        self.client_factory = client_factory
+        self.unique = unique
+        self.brokers: list[Broker] = []
+
+    def broker(self, namespace: str = "contract", **kwargs: Any) -> Broker:
+        from spinach.brokers.redis import RedisBroker
+
+        broker = RedisBroker(self.client_factory(), clock=self.clock, **kwargs)
+        broker.namespace = f"{self.unique}-{namespace}"
+        self.brokers.append(broker)
+        return broker
+
+    def inject(self, broker: Broker, queue: str, payload: bytes) -> None:
+        broker.inject_raw_payload(queue, payload)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for broker in self.brokers:
+            broker.stop()
+            broker.flush()
+
+
+_unique = iter(range(1_000_000))
+
+BACKENDS = [
+    "memory",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=pytest.mark.redis),
+]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[Any]:
     if request.param == "memory":
-        instance = MemoryBackend(clock)
-    else:  # pragma: no cover - each broker package registers its own
+        instance: Any = MemoryBackend(clock)
+    elif request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        instance = RedisBackend(clock, server.client, f"c{next(_unique)}")
+    elif request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        instance = RedisBackend(clock, cluster.client, f"k{next(_unique)}")
+    else:  # pragma: no cover
         raise AssertionError(request.param)
     yield instance
     instance.close()

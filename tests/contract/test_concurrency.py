@@ -89,3 +89,14 @@ def test_retry_of_limited_job_frees_its_slot(broker, clock):
     broker.acknowledge([job])
     assert len(broker.get_jobs_from_queue("q", 5)) == 1
     assert broker.queue_length("q") == 1
+
+
+def test_parked_jobs_never_hide_runnable_ones(broker, clock):
+    broker.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
+    limited = [make_job(clock, "limited", max_retries=1) for _ in range(3)]
+    free = [make_job(clock, "free") for _ in range(2)]
+    broker.enqueue_jobs([*limited, *free])
+    # One call returns as many runnable jobs as asked, parking the others.
+    assert broker.get_jobs_from_queue("q", 2) == [limited[0], free[0]]
+    assert broker.get_jobs_from_queue("q", 2) == [free[1]]
+    assert broker.queue_length("q") == 2

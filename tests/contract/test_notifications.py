@@ -47,9 +47,10 @@ def test_freed_concurrency_slot_wakes_workers(backend, clock):
     idle.start()
     busy.start()
     busy.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
+    idle.wait_for_event(0)  # forget the wake-up of start()
     busy.enqueue_jobs([make_job(clock, "limited", max_retries=1) for _ in range(2)])
+    idle.wait_for_event(None)  # the enqueue's notification (it may come late on Redis)
     [job] = busy.get_jobs_from_queue("q", 5)
-    idle.wait_for_event(0)
     done = _waiter(idle)
     assert clock.wait_for_sleepers(1)
     job.status = job.status.SUCCEEDED

@@ -82,11 +82,16 @@ class Arbiter:
         while not self._stop.is_set():
             try:
                 now = clock.time()
-                if now >= next_heartbeat:
+                # Each heartbeat also re-reads the schedule: a safety net for a
+                # notification lost while a connection was down.
+                heartbeat = now >= next_heartbeat
+                if heartbeat:
                     self._recover_dead_workers()
                     next_heartbeat = now + self._broker.heartbeat_interval
-                if self._broker.consume_future_changed() or (
-                    next_due is not None and now >= next_due
+                if (
+                    self._broker.consume_future_changed()
+                    or heartbeat
+                    or (next_due is not None and now >= next_due)
                 ):
                     next_due = self._broker.move_future_jobs()
                 if self._feed() and self._queue_done():

@@ -305,7 +305,7 @@ class Engine:
         notifier = ResultNotifier(broker, f"{self._namespace}-result-notifier")
         workers = workers_class(number, self._namespace, runner, notifier.put)
         try:
-            broker.start()
+            broker.start(queue)
             tasks = list(self._tasks.values())
             broker.set_concurrency_keys(tasks)
             broker.register_periodic_tasks(tasks)

@@ -125,8 +125,11 @@ class Broker(ABC):
 
     # -- lifecycle of a worker ------------------------------------------
 
-    def start(self) -> None:
-        """Start what a worker needs (notifications, heartbeat)."""
+    def start(self, queue: Optional[str] = None) -> None:
+        """Start what a worker consuming ``queue`` needs (notifications, heartbeat).
+
+        ``queue`` lets a broker ignore notifications about other queues.
+        """
 
     def stop(self) -> None:
         """Stop what :meth:`start` started and leave the namespace cleanly.

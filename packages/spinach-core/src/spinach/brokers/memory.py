@@ -100,7 +100,7 @@ class MemoryBroker(Broker):
 
     # -- lifecycle ----------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, queue: Optional[str] = None) -> None:
         """Join the namespace: receive its notifications and heartbeat."""
         with self.store.lock:
             space = self._ns

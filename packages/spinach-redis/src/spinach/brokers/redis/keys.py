@@ -1,0 +1,59 @@
+"""Names of the Redis keys and channel of a namespace.
+
+Every key and the notification channel start with ``{namespace}:``: the hash
+tag puts them all in one Redis Cluster slot, so that every multi-key script
+can run on a cluster, and namespaces never share a key.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["Keys", "task_token"]
+
+
+def task_token(name: str) -> str:
+    """The task name as it appears between quotes in a job payload.
+
+    Scripts read task names out of payloads without decoding the JSON, so
+    every key about a task uses this exact form.
+    """
+    return json.dumps(name)[1:-1]
+
+
+class Keys:
+    """The keys of one namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        prefix = f"{{{namespace}}}:"
+        self.prefix = prefix
+        #: zset of future jobs, scored by start timestamp
+        self.future = prefix + "future"
+        #: zset of periodic task tokens, scored by next due timestamp
+        self.periodic = prefix + "periodic"
+        #: hash of periodic task token -> "period|queue|max_retries"
+        self.periodic_defs = prefix + "periodic_defs"
+        #: zset of worker ids, scored by last heartbeat
+        self.brokers = prefix + "brokers"
+        #: hash of task token -> max_concurrency
+        self.max_concurrency = prefix + "max_concurrency"
+        #: hash of task token -> jobs running now
+        self.current_concurrency = prefix + "current_concurrency"
+        #: hash of queue -> jobs parked for a concurrency slot
+        self.parked_count = prefix + "parked_count"
+        #: list of payloads that could not be read as jobs
+        self.rejected = prefix + "rejected"
+        #: pub/sub channel of the namespace
+        self.notify = prefix + "notify"
+
+    def queue(self, name: str) -> str:
+        """List of the jobs of a queue, oldest first."""
+        return f"{self.prefix}queue:{name}"
+
+    def running(self, broker_id: str) -> str:
+        """Hash of job id -> counted flag + payload, of one worker."""
+        return f"{self.prefix}running:{broker_id}"
+
+    def parked(self, task: str) -> str:
+        """List of the parked jobs of a task (by task token)."""
+        return f"{self.prefix}parked:{task}"

@@ -1,0 +1,36 @@
+-- Enqueue jobs, all or none.
+-- KEYS[1]: future jobs (zset)
+-- ARGV: prefix, producer, sequence, ttl_ms, then (kind, target, payload)...
+--   kind 'q': target is the queue; kind 'f': target is the start timestamp.
+-- A producer's sequence number makes a retried call idempotent: a call whose
+-- reply was lost is not applied twice.
+if ARGV[2] ~= '' then
+  local last = redis.call('SET', P .. 'idem:' .. ARGV[2], ARGV[3], 'GET', 'PX', ARGV[4])
+  if last and tonumber(last) >= tonumber(ARGV[3]) then return 0 end
+end
+local queues, order, future = {}, {}, {}
+for i = 5, #ARGV, 3 do
+  local kind, target, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if kind == 'q' then
+    local list = queues[target]
+    if not list then
+      list = {}
+      queues[target] = list
+      order[#order + 1] = target
+    end
+    list[#list + 1] = payload
+  else
+    future[#future + 1] = target
+    future[#future + 1] = payload
+  end
+end
+for _, name in ipairs(order) do
+  chunked('RPUSH', P .. 'queue:' .. name, queues[name])
+  note('q:' .. name)
+end
+if #future > 0 then
+  chunked('ZADD', KEYS[1], future)
+  note('f')
+end
+publish()
+return 1

@@ -1,0 +1,13 @@
+-- Set aside a running job whose payload turned out to be unreadable.
+-- KEYS[1]: this broker's running jobs (hash)
+-- ARGV: prefix, job id
+local entry = redis.call('HGET', KEYS[1], ARGV[2])
+if not entry then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('RPUSH', P .. 'rejected', string.sub(entry, 2))
+if string.sub(entry, 1, 1) == '1' then
+  local _, task = parse_head(string.sub(entry, 2))
+  if task then release(task) end
+end
+publish()
+return 1
