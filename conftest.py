@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,15 @@ from spinach.job import Job
 
 
 def _load_support(name: str) -> Any:
-    """Import a module of tests/support (tests are not a package)."""
+    """Import a module of tests/support as ``spinach_test_support.<name>``.
+
+    The test folders are not packages (pytest runs with --import-mode=importlib),
+    so the support modules are registered under a package of their own.
+    """
+    if "spinach_test_support" not in sys.modules:
+        package = types.ModuleType("spinach_test_support")
+        package.__path__ = []
+        sys.modules["spinach_test_support"] = package
     path = Path(__file__).parent / "tests" / "support" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"spinach_test_support.{name}", path)
     assert spec is not None and spec.loader is not None
@@ -32,6 +41,7 @@ def _load_support(name: str) -> Any:
 
 
 redis_support = _load_support("redis_server")
+_load_support("redis_tools")
 
 SIGNALS = (
     "job_started",
@@ -125,6 +135,21 @@ def recorder(namespace: str) -> Iterator[SignalRecorder]:
     rec = SignalRecorder(namespace)
     yield rec
     rec.disconnect()
+
+
+@pytest.fixture
+def recorder_for() -> Iterator[Callable[[str], SignalRecorder]]:
+    """Make recorders for given namespaces; they are disconnected after the test."""
+    made: list[SignalRecorder] = []
+
+    def make(namespace: str) -> SignalRecorder:
+        rec = SignalRecorder(namespace)
+        made.append(rec)
+        return rec
+
+    yield make
+    for rec in made:
+        rec.disconnect()
 
 
 @pytest.fixture

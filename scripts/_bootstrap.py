@@ -7,6 +7,7 @@ hatch itself creates the project environments from ``hatch.toml``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -51,3 +52,32 @@ def run(args: list[str]) -> int:
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     return subprocess.run([hatch(), *args], cwd=ROOT, env=env, check=False).returncode
+
+
+def ensure_redis_server() -> None:
+    """Make sure redis-server is on PATH, installing it on Debian/Ubuntu if needed."""
+    if shutil.which("redis-server") and shutil.which("redis-cli"):
+        return
+    apt = shutil.which("apt-get")
+    if apt:
+        prefix: list[str] = []
+        if hasattr(os, "geteuid") and os.geteuid() != 0:
+            sudo = shutil.which("sudo")
+            prefix = [sudo, "-n"] if sudo else []
+        if prefix or (hasattr(os, "geteuid") and os.geteuid() == 0):
+            print("[bootstrap] redis-server is missing: installing it with apt-get", flush=True)
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run([*prefix, apt, "-qq", "update"], env=env, check=False)
+            done = subprocess.run(
+                [*prefix, apt, "install", "-y", "-qq", "redis-server"], env=env, check=False
+            )
+            if done.returncode == 0 and shutil.which("redis-server"):
+                return
+    sys.exit(
+        "redis-server is needed by the Redis tests (they start their own servers on free "
+        "ports) and could not be installed automatically.\n"
+        "  Debian/Ubuntu: sudo apt-get install -y redis-server\n"
+        "  Fedora:        sudo dnf install -y redis\n"
+        "  macOS:         brew install redis\n"
+        "Or run the tests without Redis: python3 scripts/test -m 'not redis'"
+    )

@@ -206,12 +206,8 @@ class RedisServer:
 def make_certificates(folder: Path) -> dict[str, Path]:
     """A CA, a server and a client certificate, made with openssl."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: folder / f"{name}.pem"
-        for name in (
-            "ca_key", "ca_cert", "server_key", "server_cert", "client_key", "client_cert",
-        )
-    }  # fmt: skip
+    names = ("ca_key", "ca_cert", "server_key", "server_cert", "client_key", "client_cert")
+    paths = {name: folder / f"{name}.pem" for name in names}
 
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
@@ -242,9 +238,15 @@ class RedisCluster:
         self.nodes = [
             RedisServer(
                 Path(workdir) / f"node{i}",
-                extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                       "--cluster-node-timeout", "5000"),
-            )  # fmt: skip
+                extra=(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ),
+            )
             for i in range(size)
         ]
 

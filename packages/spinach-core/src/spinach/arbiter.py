@@ -23,12 +23,14 @@ from . import signals
 from .brokers.base import Broker
 from .exc import JobLostError
 from .notifier import ResultNotifier
+from .runner import job_log_extra
 from .utils import start_thread
 from .worker import BaseWorkers
 
 __all__ = ["Arbiter"]
 
 logger = logging.getLogger("spinach.arbiter")
+job_logger = logging.getLogger("spinach.job")
 
 
 class Arbiter:
@@ -115,7 +117,7 @@ class Arbiter:
                 f"job {job.id} of task {job.task_name!r} was running on a worker that "
                 "died; it is not retryable, so it will not run again"
             )
-            logger.error("%s", error)
+            job_logger.error("%s", error, extra=job_log_extra(job))
             signals.job_failed.send(self._namespace, job=job, err=error)
 
     def _feed(self) -> bool:

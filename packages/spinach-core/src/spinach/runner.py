@@ -96,12 +96,12 @@ class JobRunner:
                 f"the Engine of this worker (namespace {self.namespace!r}); attach it or "
                 "serve its queue with workers that know it"
             )
-            logger.error("%s", error, extra=_extra(job))
+            logger.error("%s", error, extra=job_log_extra(job))
             signals.job_failed.send(self.namespace, job=job, err=error)
             return None
         job.status = JobStatus.RUNNING
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("Starting job %s %s", job.task_name, job.id, extra=_extra(job))
+            logger.debug("Starting job %s %s", job.task_name, job.id, extra=job_log_extra(job))
         signals.job_started.send(self.namespace, job=job)
         return task
 
@@ -114,7 +114,7 @@ class JobRunner:
                     job.task_name,
                     job.id,
                     duration * 1000,
-                    extra=_extra(job),
+                    extra=job_log_extra(job),
                 )
         elif not isinstance(error, AbortException) and job.retryable:
             self._schedule_retry(job, error)
@@ -123,7 +123,7 @@ class JobRunner:
             job.status = JobStatus.FAILED
             if isinstance(error, AbortException):
                 logger.warning(
-                    "Job %s %s aborted: %s", job.task_name, job.id, error, extra=_extra(job)
+                    "Job %s %s aborted: %s", job.task_name, job.id, error, extra=job_log_extra(job)
                 )
             else:
                 logger.error(
@@ -132,7 +132,7 @@ class JobRunner:
                     job.id,
                     job.retries,
                     exc_info=error,
-                    extra=_extra(job),
+                    extra=job_log_extra(job),
                 )
             signals.job_failed.send(self.namespace, job=job, err=error)
         signals.job_finished.send(self.namespace, job=job)
@@ -156,7 +156,7 @@ class JobRunner:
             job.max_retries,
             error if isinstance(error, RetryException) else repr(error),
             exc_info=None if isinstance(error, RetryException) else error,
-            extra=_extra(job),
+            extra=job_log_extra(job),
         )
 
     def _warn_kind(self, task: Task, message: str) -> None:
@@ -169,5 +169,7 @@ class JobRunner:
             )
 
 
-def _extra(job: Job) -> Dict[str, Any]:
+def job_log_extra(job: Job) -> Dict[str, Any]:
+    """The ``extra`` of a job's log records: its id and task name."""
+
     return {"spinach_job_id": str(job.id), "spinach_task_name": job.task_name}

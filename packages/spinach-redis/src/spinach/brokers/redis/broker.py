@@ -7,7 +7,7 @@ import json
 import logging
 import random
 import threading
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Set, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -19,7 +19,6 @@ from redis.exceptions import (
     TryAgainError,
 )
 from redis.retry import Retry
-
 from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, Broker
 from spinach.clock import Clock
 from spinach.exc import BrokerConnectionError, BrokerError, SerializationError
@@ -46,7 +45,7 @@ MOVE_BATCH = 1000
 
 #: Options of the clients the broker creates itself.  Retries are the
 #: broker's business (with backoff, jitter and idempotency), not the client's.
-DEFAULT_CLIENT_OPTIONS = {
+DEFAULT_CLIENT_OPTIONS: Dict[str, Any] = {
     "socket_timeout": 30,
     "socket_connect_timeout": 10,
     "socket_keepalive": True,
@@ -144,9 +143,7 @@ class RedisBroker(Broker):
                 raise BrokerError(f"Redis refused to {operation}: {exc}") from exc
 
     def _run(self, operation: str, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self._retrying(
-            operation, lambda: self._scripts.run(self._redis, script, keys, args)
-        )
+        return self._retrying(operation, lambda: self._scripts.run(self._redis, script, keys, args))
 
     # -- lifecycle --------------------------------------------------------
 
@@ -286,7 +283,7 @@ class RedisBroker(Broker):
             self.keys.rejected,
         )
 
-    def _reject_running(self, payload: "bytes | str", exc: Exception) -> None:
+    def _reject_running(self, payload: bytes | str, exc: Exception) -> None:
         raw = payload.encode() if isinstance(payload, str) else payload
         job_id = raw[7:39].decode("ascii", "replace")
         logger.error(
@@ -450,7 +447,7 @@ class RedisBroker(Broker):
 
         return self._retrying("list running jobs", call)
 
-    def periodic_tasks(self) -> List["tuple[str, float]"]:
+    def periodic_tasks(self) -> List[tuple[str, float]]:
         """``(task name, next due timestamp)`` of each periodic task, soonest first."""
         entries = self._retrying(
             "list periodic tasks",
@@ -483,7 +480,7 @@ class RedisBroker(Broker):
         with self._held_lock:
             self._held.clear()
 
-    def inject_raw_payload(self, queue: str, payload: "str | bytes") -> None:
+    def inject_raw_payload(self, queue: str, payload: str | bytes) -> None:
         """Put a raw payload at the end of ``queue``, bypassing every check.
 
         Meant for tests of how workers cope with corrupted or foreign data.
@@ -497,7 +494,7 @@ def _default_client() -> Any:
     return redis.Redis(host="localhost", port=6379, **DEFAULT_CLIENT_OPTIONS)
 
 
-def _text(value: "bytes | str") -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

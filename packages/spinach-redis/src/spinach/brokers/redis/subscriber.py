@@ -14,7 +14,6 @@ import threading
 from typing import Any, Callable, Optional
 
 from redis.exceptions import ConnectionError, TimeoutError
-
 from spinach.utils import start_thread
 
 __all__ = ["Subscriber"]
@@ -104,7 +103,7 @@ class Subscriber:
             _close(pubsub)
 
 
-def _text(value: "bytes | str") -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -1,0 +1,135 @@
+"""Worker processes and a ledger for the fault tests.
+
+Workers run ``worker_app.py`` as real subprocesses against a broker Redis of
+the test's own (AOF, fsync always), and record what they run on the
+session's other Redis server, which faults never touch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spinach import Engine, Tasks
+from spinach.brokers.redis import RedisBroker
+
+pytestmark = pytest.mark.redis
+
+APP = Path(__file__).with_name("worker_app.py")
+_ids = itertools.count()
+
+
+def client_tasks() -> Tasks:
+    """The tasks of worker_app.py, as a client needs them: same names and signatures."""
+    tasks = Tasks()
+    for name, retries in (
+        ("hold", 3),
+        ("hold_once", 0),
+        ("record", 20),
+        ("record_once", 0),
+        ("arecord", 20),
+    ):
+        tasks.add(lambda token: None, name=name, max_retries=retries)
+    tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=2)
+    return tasks
+
+
+class Cluster:
+    """The worker processes of one test, and its ledger."""
+
+    def __init__(self, broker_server: Any, ledger_server: Any, tmp_path: Path) -> None:
+        self.broker_server = broker_server
+        self.ledger = ledger_server.client(socket_timeout=None)
+        self.ledger_url = ledger_server.url
+        n = next(_ids)
+        self.namespace = f"faults{n}"
+        self.key = f"ledger:{os.getpid()}:{n}"
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+        self.processes: list[subprocess.Popen[str]] = []
+        self._pending: list[str] = []
+
+    def start_worker(
+        self,
+        *,
+        threads: int = 4,
+        threshold: float = 3.0,
+        asyncio: bool = False,
+        periodic: tuple[float, ...] = (),
+        queue: str = "spinach",
+        timeout: float = 30.0,
+    ) -> subprocess.Popen[str]:
+        args = [sys.executable, str(APP), "--url", self.broker_server.url,
+                "--namespace", self.namespace, "--ledger-url", self.ledger_url,
+                "--ledger", self.key, "--threads", str(threads), "--threshold", str(threshold),
+                "--queue", queue]  # fmt: skip
+        if asyncio:
+            args.append("--asyncio")
+        for period in periodic:
+            args += ["--periodic", str(period)]
+        log = open(self.logs / f"worker{len(self.processes)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.processes.append(proc)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else ""
+        assert line.strip() == "ready", f"worker did not start:\n{self.log_of(proc)}"
+        return proc
+
+    def log_of(self, proc: subprocess.Popen[str]) -> str:
+        index = self.processes.index(proc)
+        return (self.logs / f"worker{index}.log").read_text()
+
+    def engine(self) -> Engine:
+        spin = Engine(RedisBroker(self.broker_server.client()), namespace=self.namespace)
+        spin.attach_tasks(client_tasks())
+        return spin
+
+    def records(self) -> list[str]:
+        return [line.decode() for line in self.ledger.lrange(self.key, 0, -1)]
+
+    def wait_event(self, predicate: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """Wait for a ledger event matching ``predicate``, in whatever order events come.
+
+        Events are consumed once: each returned event is not seen again, the
+        others are kept for later waits.
+        """
+        for index, event in enumerate(self._pending):
+            if predicate(event):
+                return self._pending.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no matching event within {timeout} s; ledger: {self.records()}"
+            item = self.ledger.blpop([f"{self.key}:events"], timeout=left)
+            if item is None:
+                continue
+            event = item[1].decode()
+            if predicate(event):
+                return event
+            self._pending.append(event)
+
+    def release(self, token: str) -> None:
+        self.ledger.rpush(f"{self.key}:gate:{token}", "go")
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def workers(fresh_redis: Any, redis_server: Any, tmp_path: Path) -> Iterator[Cluster]:
+    cluster = Cluster(fresh_redis, redis_server, tmp_path)
+    yield cluster
+    cluster.close()

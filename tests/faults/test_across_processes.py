@@ -1,0 +1,76 @@
+"""Concurrency limits and periodic tasks shared by several worker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from spinach import Batch
+
+pytestmark = pytest.mark.redis
+
+
+def _peak(records, task="limited"):
+    current = peak = 0
+    for record in records:
+        if record.startswith(f"enter {task} "):
+            current += 1
+            peak = max(peak, current)
+        elif record.startswith(f"exit {task} "):
+            current -= 1
+    return peak
+
+
+def test_max_concurrency_is_global_and_survives_new_workers(workers):
+    spin = workers.engine()
+    batch = Batch()
+    for n in range(40):
+        batch.schedule("limited", n)
+    spin.schedule_batch(batch)
+    for _ in range(3):
+        workers.start_worker(threads=4)
+    for _ in range(10):
+        workers.wait_event(lambda e: e.startswith("exit limited "))
+    # A worker starting while the others run must not reset the counters.
+    workers.start_worker(threads=4)
+    for _ in range(30):
+        workers.wait_event(lambda e: e.startswith("exit limited "))
+    records = workers.records()
+    assert len({r.split()[2] for r in records if r.startswith("exit limited ")}) == 40
+    assert _peak(records) == 2  # the limit was reached, and never exceeded
+    assert len({r.split()[3] for r in records if r.startswith("enter limited ")}) > 1
+
+
+def test_periodic_task_runs_once_per_period_with_three_workers(workers):
+    for _ in range(3):
+        workers.start_worker(threads=2, periodic=(0.5,))
+    slots = [
+        float(workers.wait_event(lambda e: e.startswith("slot tick_0.5 ")).split()[2])
+        for _ in range(6)
+    ]
+    # Three workers schedule periodic tasks, yet each slot of the grid ran once.
+    assert len(set(slots)) == len(slots), slots
+    ordered = sorted(slots)
+    steps = [round((b - a) / 0.5, 6) for a, b in zip(ordered, ordered[1:])]
+    assert all(step >= 1 and step == int(step) for step in steps), steps
+    spin = workers.engine()
+    [(name, next_due)] = spin.broker.periodic_tasks()
+    assert name == "tick_0.5"
+    periods = (next_due - ordered[0]) / 0.5
+    assert abs(periods - round(periods)) < 1e-6  # the schedule stays on the grid
+
+
+def test_new_deploy_changes_periodicity_and_drops_removed_tasks(workers):
+    old = workers.start_worker(threads=2, periodic=(3600, 0.2))
+    workers.wait_event(lambda e: e.startswith("tick tick_3600 "))
+    workers.wait_event(lambda e: e.startswith("tick tick_0.2 "))
+    old.terminate()
+    assert old.wait(30) == 0
+    before = len(workers.records())
+    # The new code runs tick_3600 every 0.3 s instead, and no longer has tick_0.2.
+    workers.start_worker(threads=2, periodic=(0.3,))
+    spin = workers.engine()
+    assert [name for name, _ in spin.broker.periodic_tasks()] == ["tick_0.3"]
+    for _ in range(3):
+        workers.wait_event(lambda e: e.startswith("tick tick_0.3 "))
+    later = workers.records()[before:]
+    assert not [r for r in later if r.startswith("tick tick_0.2 ")]

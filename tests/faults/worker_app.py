@@ -1,0 +1,134 @@
+"""A Spinach worker process for fault tests and chaos runs.
+
+    python worker_app.py --url REDIS_URL --namespace NS --ledger-url URL --ledger KEY [options]
+
+Every task writes what it does to a ledger on a *separate* Redis server, so
+that faults injected into the broker's Redis never touch the evidence:
+``RPUSH <ledger> "<event> <task> <token> <pid>"`` (the full record) and the
+same line to ``<ledger>:events`` (consumed by tests waiting for an event).
+Tasks that hold wait for ``RPUSH <ledger>:gate:<token> go`` on the ledger.
+The process prints "ready" once its workers run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import timedelta
+
+import redis
+
+from spinach import AsyncioWorkers, Engine, RedisBroker, Tasks, ThreadWorkers, signals
+
+PID = os.getpid()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--ledger-url", required=True)
+    parser.add_argument("--ledger", required=True)
+    parser.add_argument("--queue", default="spinach")
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--asyncio", action="store_true")
+    parser.add_argument("--threshold", type=float, default=60.0)
+    parser.add_argument(
+        "--periodic",
+        type=float,
+        action="append",
+        default=[],
+        help="period in seconds of a periodic task 'tick_<period>'",
+    )
+    parser.add_argument("--max-concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {PID} %(threadName)s %(name)s %(levelname)s %(message)s",
+    )
+    ledger = redis.Redis.from_url(args.ledger_url, socket_timeout=None)
+
+    def write(event: str, task: str, token: object) -> None:
+        line = f"{event} {task} {token} {PID}"
+        pipe = ledger.pipeline(transaction=False)
+        pipe.rpush(args.ledger, line)
+        pipe.rpush(f"{args.ledger}:events", line)
+        pipe.execute()
+
+    def hold_until_released(token: object) -> None:
+        ledger.blpop([f"{args.ledger}:gate:{token}"], timeout=120)
+
+    tasks = Tasks(queue=args.queue)
+
+    @tasks.task(name="hold", max_retries=3)
+    def hold(token: str) -> None:
+        write("start", "hold", token)
+        hold_until_released(token)
+        write("end", "hold", token)
+
+    @tasks.task(name="hold_once", max_retries=0)
+    def hold_once(token: str) -> None:
+        write("start", "hold_once", token)
+        hold_until_released(token)
+        write("end", "hold_once", token)
+
+    @tasks.task(name="record", max_retries=20)
+    def record(n: int) -> None:
+        write("run", "record", n)
+
+    @tasks.task(name="record_once", max_retries=0)
+    def record_once(n: int) -> None:
+        write("run", "record_once", n)
+
+    @tasks.task(name="limited", max_retries=20, max_concurrency=args.max_concurrency)
+    def limited(n: int) -> None:
+        write("enter", "limited", n)
+        ledger.blpop([f"{args.ledger}:never"], timeout=0.05)  # some work
+        write("exit", "limited", n)
+
+    @tasks.task(name="arecord", max_retries=20)
+    async def arecord(n: int) -> None:
+        write("run", "arecord", n)
+
+    for period in args.periodic:
+        name = f"tick_{period:g}"
+
+        def tick(name: str = name) -> None:
+            write("tick", name, "-")
+
+        tasks.add(tick, name=name, periodicity=timedelta(seconds=period))
+
+    @signals.job_started.connect_via(args.namespace)
+    def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        if job.task_name.startswith("tick_"):
+            write("slot", job.task_name, f"{job.at_timestamp:.6f}")
+
+    @signals.job_failed.connect_via(args.namespace)
+    def on_failed(namespace: str, job, err: BaseException, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        token = job.task_args[0] if job.task_args else "-"
+        write(f"failed:{type(err).__name__}", job.task_name, token)
+
+    class Ready(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Started "):
+                print("ready", flush=True)
+
+    logging.getLogger("spinach.engine").addHandler(Ready())
+
+    broker = RedisBroker.from_url(args.url, broker_dead_threshold_seconds=args.threshold)
+    spin = Engine(broker, namespace=args.namespace)
+    spin.attach_tasks(tasks)
+    spin.start_workers(
+        number=args.threads,
+        queue=args.queue,
+        workers_class=AsyncioWorkers if args.asyncio else ThreadWorkers,
+    )
+    write("exit", "worker", "-")
+
+
+if __name__ == "__main__":
+    main()
