@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import sentry_sdk
 
@@ -164,3 +166,23 @@ def test_no_transaction_without_tracing(sentry_init, real_spin):
     assert transport.transactions == []
     [event] = transport.events  # errors are reported all the same
     assert event["tags"]["spinach.task"] == "crashes"
+
+
+def test_span_streaming_mode_still_reports_errors_without_warnings(sentry_init, real_spin):
+    pytest.importorskip("sentry_sdk.traces", reason="sentry-sdk without span streaming")
+    transport = sentry_init(trace_lifecycle="stream")
+
+    @real_spin.task(name="crashes")
+    def crashes():
+        raise ValueError("no")
+
+    real_spin.schedule("crashes")
+    # A warning turned into an error in a receiver is logged on spinach.signals,
+    # which the logging integration reports: a single event proves there was none.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        work(real_spin)
+
+    [event] = transport.events
+    assert event["tags"]["spinach.task"] == "crashes"
+    assert transport.transactions == []

@@ -40,6 +40,10 @@ process, threaded and asyncio workers alike:
   ``send_default_pii=True`` (or, with sentry-sdk versions that have the
   ``data_collection`` option, when its ``queues`` category is on).
 
+In the span streaming mode of recent SDKs (``trace_lifecycle="stream"``),
+which has no transactions, errors are reported as above and no transaction
+is started.
+
 The transaction of a run is ``ok`` when the task returned, or when it asked
 for a retry with :class:`~spinach.RetryException`; it is ``internal_error``
 when an exception will make the job retry, and when the job failed.
@@ -157,6 +161,8 @@ def _on_job_started(namespace: str, job: Job, **kwargs: Any) -> None:
     _current_run.set(run)
     scope = run.exit_stack.enter_context(sentry_sdk.isolation_scope())
     _describe(scope, namespace, job)
+    if _span_streaming():
+        return  # transactions do not exist in that mode (see _span_streaming)
     transaction = sentry_sdk.start_transaction(
         name=job.task_name,
         op=OP,
@@ -265,6 +271,19 @@ def _job_context(namespace: str, job: Job) -> Dict[str, Any]:
         context["args"] = list(job.task_args)
         context["kwargs"] = dict(job.task_kwargs)
     return context
+
+
+def _span_streaming() -> bool:
+    """Whether the client runs in the span streaming mode of recent SDKs.
+
+    That mode has no transactions (``start_transaction`` warns and does
+    nothing); the integration then only reports errors.
+    """
+    try:
+        from sentry_sdk.tracing_utils import has_span_streaming_enabled
+    except ImportError:  # an SDK older than that mode
+        return False
+    return bool(has_span_streaming_enabled(sentry_sdk.get_client().options))
 
 
 def _send_job_arguments() -> bool:
