@@ -33,9 +33,9 @@ process, threaded and asyncio workers alike:
   only with ``send_retries=True``;
 - :class:`~spinach.RetryException` and :class:`~spinach.AbortException`
   steer retries and are never reported as crashes;
-- the ``spinach.job`` logger is ignored by Sentry's logging integration (the
-  failures it logs are the ones reported above), and the log line of the
-  arbiter about a lost job is dropped, so that nothing is reported twice;
+- the ``spinach.job`` logger, on which Spinach logs every failure and every
+  lost job, is ignored by Sentry's logging integration: the failures it logs
+  are the ones reported above, so nothing is reported twice;
 - the job's arguments are attached (``spinach`` context) only when
   ``send_default_pii=True`` (or, with sentry-sdk versions that have the
   ``data_collection`` option, when its ``queues`` category is on).
@@ -61,12 +61,12 @@ from typing import Any, Dict, Optional
 import sentry_sdk
 from sentry_sdk.integrations import Integration
 from sentry_sdk.integrations.logging import ignore_logger
-from sentry_sdk.scope import Scope, add_global_event_processor
+from sentry_sdk.scope import Scope
 from sentry_sdk.tracing import Span
 from sentry_sdk.utils import event_from_exception
 
 from spinach import signals
-from spinach.exc import AbortException, JobLostError, RetryException
+from spinach.exc import AbortException, RetryException
 from spinach.job import Job, JobStatus
 
 from ._version import __version__
@@ -119,7 +119,6 @@ class SpinachIntegration(Integration):
         signals.job_schedule_retry.connect(_on_job_schedule_retry, weak=False)
         signals.job_failed.connect(_on_job_failed, weak=False)
         signals.job_finished.connect(_on_job_finished, weak=False)
-        add_global_event_processor(_drop_lost_job_log_event)
         logger.debug("Spinach integration set up")
 
 
@@ -312,18 +311,3 @@ def _sampling_context(namespace: str, job: Job) -> Dict[str, Any]:
         "args": job.task_args,
         "kwargs": job.task_kwargs,
     }
-
-
-def _drop_lost_job_log_event(event: Any, hint: Any) -> Any:
-    """Drop the arbiter's log event about a lost job: the integration reports it."""
-    if _integration() is None or not hint:
-        return event
-    record = hint.get("log_record")
-    if (
-        isinstance(record, logging.LogRecord)
-        and record.name.startswith("spinach.")
-        and isinstance(record.args, tuple)
-        and any(isinstance(arg, JobLostError) for arg in record.args)
-    ):
-        return None
-    return event
