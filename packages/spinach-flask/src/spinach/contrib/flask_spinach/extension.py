@@ -107,7 +107,8 @@ class Spinach:
             func,
             name=name,
             queue=queue,
-            max_retries=max_retries,
+            # spinach-core types it numbers.Number, which mypy does not match with int.
+            max_retries=max_retries,  # type: ignore[arg-type]
             periodicity=periodicity,
             max_concurrency=max_concurrency,
         )
