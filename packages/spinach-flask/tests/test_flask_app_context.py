@@ -202,10 +202,10 @@ def test_job_failed_signal_for_a_lost_job_is_harmless(make_app, recorder, caplog
     assert not [r for r in caplog.records if r.name == "spinach.signals"]
 
 
-def test_two_apps_do_not_see_each_others_jobs_or_signals(make_app, recorder_for):
-    first, spinach = make_app(name="first", namespace_="ns-first")
-    second, _ = make_app(spinach, name="second", namespace_="ns-second")
-    rec_first, rec_second = recorder_for("ns-first"), recorder_for("ns-second")
+def test_two_apps_do_not_see_each_others_jobs_or_signals(make_app, recorder_for, namespace):
+    first, spinach = make_app(name="first", namespace_=f"{namespace}-first")
+    second, _ = make_app(spinach, name="second", namespace_=f"{namespace}-second")
+    rec_first, rec_second = recorder_for(f"{namespace}-first"), recorder_for(f"{namespace}-second")
     seen = []
 
     @spinach.task(name="where")

@@ -143,9 +143,9 @@ def test_register_tasks_on_an_app_without_the_extension_is_an_error():
         spinach.register_tasks(Flask("app"), Tasks())
 
 
-def test_register_tasks_attaches_to_that_app_only(make_app):
-    first, spinach = make_app(name="first", namespace_="ns-a")
-    second, _ = make_app(spinach, name="second", namespace_="ns-b")
+def test_register_tasks_attaches_to_that_app_only(make_app, namespace):
+    first, spinach = make_app(name="first", namespace_=f"{namespace}-a")
+    second, _ = make_app(spinach, name="second", namespace_=f"{namespace}-b")
     tasks = Tasks()
 
     @tasks.task(name="only_first")
@@ -159,9 +159,9 @@ def test_register_tasks_attaches_to_that_app_only(make_app):
         spinach.schedule("only_first")
 
 
-def test_tasks_of_the_extension_go_to_every_app_even_when_added_later(make_app):
-    first, spinach = make_app(name="first", namespace_="ns-a")
-    second, _ = make_app(spinach, name="second", namespace_="ns-b")
+def test_tasks_of_the_extension_go_to_every_app_even_when_added_later(make_app, namespace):
+    first, spinach = make_app(name="first", namespace_=f"{namespace}-a")
+    second, _ = make_app(spinach, name="second", namespace_=f"{namespace}-b")
 
     @spinach.task(name="everywhere", max_retries=2, queue="q")
     def everywhere():
@@ -188,9 +188,9 @@ def test_schedule_outside_an_app_context(make_app):
     assert single.engine.broker.queue_length("spinach") == 1
 
 
-def test_schedule_helpers_use_the_current_apps_engine(make_app):
-    first, spinach = make_app(name="first", namespace_="ns-a")
-    second, _ = make_app(spinach, name="second", namespace_="ns-b")
+def test_schedule_helpers_use_the_current_apps_engine(make_app, namespace):
+    first, spinach = make_app(name="first", namespace_=f"{namespace}-a")
+    second, _ = make_app(spinach, name="second", namespace_=f"{namespace}-b")
 
     @spinach.task(name="job")
     def job(n):
