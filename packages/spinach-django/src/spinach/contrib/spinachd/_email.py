@@ -1,0 +1,172 @@
+"""Email messages to and from plain JSON data, so that jobs never carry pickles.
+
+A message becomes a dict of str, lists and dicts: addresses, subject, body,
+headers, subtypes and encoding as they are; attachment and alternative
+contents tagged ``{"text": ...}`` or, for bytes, ``{"base64": ...}``; MIME
+attachments (``MIMEBase`` or ``email.message`` parts) as the base64 of their
+bytes.  Rebuilding gives an ``EmailMessage`` or ``EmailMultiAlternatives``
+whose attributes equal the original's.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import logging
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.policy import Policy, compat32
+from typing import Any, Dict, List, Optional, Union
+
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+
+__all__ = ["FORMAT_VERSION", "message_from_data", "message_to_data"]
+
+logger = logging.getLogger("spinach.contrib.django")
+
+#: Version of the data format, stored in every message.
+FORMAT_VERSION = 1
+
+_CLASSES = {
+    "EmailMessage": EmailMessage,
+    "EmailMultiAlternatives": EmailMultiAlternatives,
+}
+
+
+def _dump_content(content: Any) -> Dict[str, str]:
+    if isinstance(content, EmailMessage):  # a message/rfc822 attachment
+        content = content.message()
+    if isinstance(content, Message):
+        content = content.as_bytes()
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return {"base64": base64.b64encode(bytes(content)).decode("ascii")}
+    return {"text": str(content)}  # str, or a lazy translation
+
+
+def _load_content(data: Dict[str, str]) -> Union[str, bytes]:
+    if "base64" in data:
+        return base64.b64decode(data["base64"])
+    return data["text"]
+
+
+class _ParsedMIMEBase(MIMEBase):
+    """A ``MIMEBase`` that the email parser can build, for ``MIMEBase`` attachments."""
+
+    def __init__(self, policy: Optional[Policy] = None) -> None:  # skips MIMEBase's headers
+        Message.__init__(self, policy=compat32 if policy is None else policy)
+
+
+def _dump_attachment(attachment: Any) -> Dict[str, Any]:
+    if isinstance(attachment, Message):
+        kind = "mimebase" if isinstance(attachment, MIMEBase) else "message"
+        return {
+            "mime": kind,
+            "content": _dump_content(attachment.as_bytes()),
+        }
+    filename, content, mimetype = attachment
+    return {
+        "filename": None if filename is None else str(filename),
+        "content": _dump_content(content),
+        "mimetype": None if mimetype is None else str(mimetype),
+    }
+
+
+def _load_attachment(data: Dict[str, Any]) -> Any:
+    if "mime" in data:
+        raw = _load_content(data["content"])
+        assert isinstance(raw, bytes)
+        if data["mime"] == "mimebase":
+            return email.message_from_bytes(raw, _class=_ParsedMIMEBase)
+        return email.message_from_bytes(raw, policy=email.policy.default)
+    content = _load_content(data["content"])
+    try:
+        from django.core.mail.message import EmailAttachment  # Django >= 5.2
+    except ImportError:  # pragma: no cover - older Django keeps plain tuples
+        return (data["filename"], content, data["mimetype"])
+    return EmailAttachment(data["filename"], content, data["mimetype"])
+
+
+def _load_alternative(data: Dict[str, Any]) -> Any:
+    content = _load_content(data["content"])
+    try:
+        from django.core.mail.message import EmailAlternative  # Django >= 5.2
+    except ImportError:  # pragma: no cover
+        return (content, data["mimetype"])
+    return EmailAlternative(content, data["mimetype"])
+
+
+def _addresses(values: Any) -> List[str]:
+    return [str(value) for value in values or ()]
+
+
+def message_to_data(message: EmailMessage) -> Dict[str, Any]:
+    """Return the JSON-compatible data of an email message.
+
+    Subclasses of ``EmailMessage`` and ``EmailMultiAlternatives`` are sent
+    as their base class: their extra attributes and methods do not travel
+    (a warning says so).
+    """
+    is_multi = isinstance(message, EmailMultiAlternatives)
+    name = "EmailMultiAlternatives" if is_multi else "EmailMessage"
+    if type(message) is not _CLASSES[name]:
+        logger.warning(
+            "%s.%s is sent in the background as a plain %s: its own attributes "
+            "and methods are not kept",
+            type(message).__module__,
+            type(message).__qualname__,
+            name,
+        )
+    data: Dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "class": name,
+        "subject": str(message.subject),
+        "body": str(message.body),
+        "from_email": str(message.from_email),
+        "to": _addresses(message.to),
+        "cc": _addresses(message.cc),
+        "bcc": _addresses(message.bcc),
+        "reply_to": _addresses(message.reply_to),
+        "headers": {str(k): str(v) for k, v in message.extra_headers.items()},
+        "attachments": [_dump_attachment(a) for a in message.attachments],
+        "content_subtype": message.content_subtype,
+        "mixed_subtype": message.mixed_subtype,
+        "encoding": None if message.encoding is None else str(message.encoding),
+    }
+    if is_multi:
+        data["alternatives"] = [
+            {"content": _dump_content(content), "mimetype": str(mimetype)}
+            for content, mimetype in message.alternatives
+        ]
+        data["alternative_subtype"] = message.alternative_subtype
+    return data
+
+
+def message_from_data(data: Dict[str, Any]) -> EmailMessage:
+    """Rebuild the email message that :func:`message_to_data` turned into data.
+
+    :raises ValueError: if the data is of an unknown format version or class
+    """
+    if data.get("version") != FORMAT_VERSION:
+        raise ValueError(f"unknown email data version {data.get('version')!r}")
+    cls = _CLASSES.get(data.get("class", ""))
+    if cls is None:
+        raise ValueError(f"unknown email class {data.get('class')!r}")
+    message = cls(
+        subject=data["subject"],
+        body=data["body"],
+        from_email=data["from_email"],
+        to=data["to"],
+        cc=data["cc"],
+        bcc=data["bcc"],
+        reply_to=data["reply_to"],
+        headers=data["headers"],
+    )
+    message.attachments = [_load_attachment(a) for a in data["attachments"]]
+    message.content_subtype = data["content_subtype"]
+    message.mixed_subtype = data["mixed_subtype"]
+    message.encoding = data["encoding"]
+    if cls is EmailMultiAlternatives:
+        message.alternatives = [_load_alternative(a) for a in data["alternatives"]]
+        message.alternative_subtype = data["alternative_subtype"]
+    return message

@@ -1,0 +1,73 @@
+"""Creating the Engine of a Django project from its settings and applications."""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import List
+
+from django.apps import apps
+from django.utils.module_loading import module_has_submodule
+
+from spinach.engine import Engine
+from spinach.task import Tasks
+
+from . import conf
+from .db import connect_database_hooks
+from .sessions import clear_sessions_tasks
+
+__all__ = ["TASKS_MODULE", "create_engine", "discover_tasks"]
+
+logger = logging.getLogger("spinach.contrib.django")
+
+#: Name of the module of each installed application holding its tasks.
+TASKS_MODULE = "tasks"
+
+
+def discover_tasks() -> List[Tasks]:
+    """Import the ``tasks`` module of every installed application, return its registries.
+
+    Every :class:`~spinach.task.Tasks` instance found among a module's
+    globals counts, whatever its name; each registry is returned once.
+    An application without a ``tasks`` module is skipped, but an error
+    raised while importing an existing one propagates: a broken
+    ``tasks.py`` must not go unnoticed.
+    """
+    found: List[Tasks] = []
+    seen = set()
+    for app_config in apps.get_app_configs():
+        if not module_has_submodule(app_config.module, TASKS_MODULE):
+            continue
+        module_name = f"{app_config.name}.{TASKS_MODULE}"
+        module = import_module(module_name)
+        for value in vars(module).values():
+            if isinstance(value, Tasks) and id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+                logger.debug(
+                    "Found tasks %s in %s", ", ".join(sorted(value.names)) or "none", module_name
+                )
+    return found
+
+
+def create_engine() -> Engine:
+    """Create an Engine configured from the Django settings.
+
+    - broker and namespace from ``SPINACH_BROKER`` and ``SPINACH_NAMESPACE``;
+    - the registries of :func:`discover_tasks` are attached;
+    - the periodic clean-up of expired sessions is attached if
+      ``SPINACH_CLEAR_SESSIONS_PERIODICITY`` is set;
+    - database connections are recycled around each job of its namespace.
+
+    The ``spinachd`` application calls it once, when Django starts; the
+    result is :func:`spinach.contrib.spinachd.get_engine`.
+    """
+    periodicity = conf.clear_sessions_periodicity()  # check every setting before anything
+    engine = Engine(conf.broker(), namespace=conf.namespace())
+    for tasks in discover_tasks():
+        engine.attach_tasks(tasks)
+    if periodicity is not None:
+        engine.attach_tasks(clear_sessions_tasks(periodicity))
+    connect_database_hooks(engine.namespace)
+    logger.debug("Created %r with tasks %s", engine, ", ".join(sorted(engine.tasks)))
+    return engine

@@ -1,0 +1,77 @@
+"""``python manage.py spinach [--queue Q] [--threads N]``: start Spinach workers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from spinach.contrib.spinachd import get_engine
+from spinach.exc import WorkersError
+from spinach.task import DEFAULT_QUEUE
+
+#: Number of worker threads the command starts without ``--threads``.
+DEFAULT_THREADS = 5
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not 1 or more")
+    return number
+
+
+class Command(BaseCommand):
+    """Start Spinach workers for the project (blocking)."""
+
+    help = (
+        "Start Spinach workers running the jobs of a queue. SIGINT (^C) or SIGTERM stops "
+        "them once running jobs finish; a second signal forces the exit."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add ``--queue``, ``--threads`` and ``--stop-when-empty``."""
+        parser.add_argument(
+            "--queue",
+            default=DEFAULT_QUEUE,
+            help=f"name of the queue the workers consume (default: {DEFAULT_QUEUE})",
+        )
+        parser.add_argument(
+            "--threads",
+            default=DEFAULT_THREADS,
+            type=_positive_int,
+            help=f"number of worker threads, i.e. of jobs run at once (default: {DEFAULT_THREADS})",
+        )
+        parser.add_argument(
+            "--stop-when-empty",
+            action="store_true",
+            help="stop once the queue is empty and no job runs (one-off runs, cron)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run the workers until they are stopped."""
+        engine = get_engine()
+        queue, threads = options["queue"], options["threads"]
+        self.stdout.write(
+            f"Starting {threads} Spinach workers on queue {queue!r} "
+            f"of namespace {engine.namespace!r}, ^C to stop"
+        )
+        self.stdout.flush()
+        try:
+            engine.start_workers(
+                number=threads,
+                queue=queue,
+                block=True,
+                stop_when_queue_empty=options["stop_when_empty"],
+            )
+        except WorkersError as exc:
+            raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            # ^C before the workers handled signals (nothing was started), or
+            # a second ^C forcing the exit: no traceback, the status of SIGINT.
+            raise CommandError("Interrupted", returncode=130) from None
+        self.stdout.write("Spinach workers stopped")

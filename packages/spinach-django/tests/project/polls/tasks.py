@@ -1,0 +1,12 @@
+"""Documentation 7.3, ``polls/tasks.py``, verbatim."""
+
+from spinach import Tasks
+
+from .models import Question
+
+tasks = Tasks()
+
+
+@tasks.task(name="polls:close_poll")
+def close_poll(question_id: int):
+    Question.objects.get(pk=question_id).delete()

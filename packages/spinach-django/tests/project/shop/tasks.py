@@ -1,0 +1,17 @@
+"""Two registries in one tasks.py, and one imported from elsewhere: all are found."""
+
+from spinach import Tasks
+from spinach.contrib.spinachd.tasks import tasks as spinachd_tasks  # noqa: F401
+
+orders = Tasks()
+reports = Tasks(queue="reports")
+
+
+@orders.task(name="shop:ship")
+def ship(order_id: int):
+    pass
+
+
+@reports.task(name="shop:monthly_report")
+def monthly_report():
+    pass

@@ -1,0 +1,1 @@
+"""A minimal Django project using spinach.contrib.spinachd, on SQLite."""

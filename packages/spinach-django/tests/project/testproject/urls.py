@@ -1,0 +1,4 @@
+from django.urls import path
+from polls.views import close_poll_view
+
+urlpatterns = [path("polls/<int:question_id>/close/", close_poll_view)]

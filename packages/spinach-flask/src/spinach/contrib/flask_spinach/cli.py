@@ -1,0 +1,58 @@
+"""The ``flask spinach`` command, added to every application using the extension."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from spinach.exc import WorkersError
+from spinach.task import DEFAULT_QUEUE
+
+from ._state import state_of
+
+__all__ = ["spinach_command"]
+
+#: Number of worker threads ``flask spinach`` starts without ``--threads``.
+DEFAULT_THREADS = 5
+
+
+@click.command("spinach")
+@click.option(
+    "--queue",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    help="Name of the queue the workers consume.",
+)
+@click.option(
+    "--threads",
+    default=DEFAULT_THREADS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of worker threads, i.e. of jobs run at once.",
+)
+@click.option(
+    "--stop-when-empty",
+    is_flag=True,
+    help="Stop once the queue is empty and no job runs (one-off runs, cron).",
+)
+@with_appcontext
+def spinach_command(queue: str, threads: int, stop_when_empty: bool) -> None:
+    """Start Spinach workers for the application.
+
+    The command blocks until the workers stop: SIGINT (^C) or SIGTERM stops
+    them gracefully, letting running jobs finish; a second signal forces the
+    exit.
+    """
+    engine = state_of(current_app).engine
+    click.echo(
+        f"Starting {threads} Spinach workers on queue {queue!r} "
+        f"of namespace {engine.namespace!r}, ^C to stop"
+    )
+    try:
+        engine.start_workers(
+            number=threads, queue=queue, block=True, stop_when_queue_empty=stop_when_empty
+        )
+    except WorkersError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("Spinach workers stopped")

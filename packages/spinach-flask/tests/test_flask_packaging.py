@@ -1,0 +1,37 @@
+"""The spinach-flask wheel ships its own subpackage and nothing of spinach-core."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_only_its_subpackage(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+        cwd=PACKAGE,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("spinach_flask-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    code = sorted(n for n in names if ".dist-info/" not in n)
+    assert code == [
+        "spinach/contrib/flask_spinach/__init__.py",
+        "spinach/contrib/flask_spinach/_state.py",
+        "spinach/contrib/flask_spinach/_version.py",
+        "spinach/contrib/flask_spinach/cli.py",
+        "spinach/contrib/flask_spinach/extension.py",
+        "spinach/contrib/flask_spinach/py.typed",
+    ]
+    metadata = zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith(".dist-info/METADATA"))
+    )
+    text = metadata.decode()
+    assert "Requires-Dist: spinach-core" in text
+    assert "Requires-Dist: flask" in text
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -1,0 +1,1 @@
+"""Documentation 7.2.2, "Application Factory": ``app.py`` and ``auth.py``."""
