@@ -86,7 +86,13 @@ class SignalRecorder:
                 if name == signal and (task_name is None or kw["job"].task_name == task_name)
             ]
 
+    def worker_names(self, signal: str) -> list[str]:
+        with self._cond:
+            return [kw["worker_name"] for name, kw in self.events if name == signal]
+
     def count(self, signal: str, task_name: str | None = None) -> int:
+        if signal.startswith("worker_"):
+            return len(self.worker_names(signal))
         return len(self.jobs(signal, task_name))
 
     def errors(self, signal: str) -> list[BaseException]:

@@ -184,3 +184,19 @@ def test_adding_a_conflicting_task_to_an_attached_registry_is_refused():
 def test_unknown_name_in_registry():
     with pytest.raises(UnknownTaskError):
         Tasks().get("nope")
+
+
+def test_registry_does_not_keep_engines_alive():
+    import gc
+    import weakref
+
+    tasks = Tasks()
+    tasks.add(noop, name="noop")
+    spin = Engine(MemoryBroker())
+    spin.attach_tasks(tasks)
+    ref = weakref.ref(spin)
+    del spin
+    gc.collect()
+    assert ref() is None
+    with pytest.raises(TasksNotAttachedError):
+        tasks.schedule("noop")

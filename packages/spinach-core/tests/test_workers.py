@@ -230,15 +230,9 @@ def test_invalid_queue_or_workers_class(real_spin):
 
 def test_worker_signals_carry_worker_names(real_spin, recorder):
     real_spin.start_workers(number=3, block=False)
-    recorder.wait_for(
-        lambda: (
-            recorder.events.count(("x", {})) == 0
-            and len([e for e in recorder.events if e[0] == "worker_started"]) == 3
-        )
-    )
-    real_spin.stop_workers()
-    started = sorted(kw["worker_name"] for name, kw in recorder.events if name == "worker_started")
-    ended = sorted(kw["worker_name"] for name, kw in recorder.events if name == "worker_terminated")
+    real_spin.stop_workers()  # joins the workers: each has sent both signals
+    started = sorted(recorder.worker_names("worker_started"))
+    ended = sorted(recorder.worker_names("worker_terminated"))
     ns = real_spin.namespace
     assert started == ended == [f"{ns}-worker-1", f"{ns}-worker-2", f"{ns}-worker-3"]
 

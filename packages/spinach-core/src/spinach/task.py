@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import re
+import weakref
 from datetime import datetime, timedelta
 from typing import (
     TYPE_CHECKING,
@@ -181,7 +182,7 @@ class Tasks:
     def __init__(
         self,
         queue: Optional[str] = None,
-        max_retries: Optional[numbers.Number] = None,
+        max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
     ) -> None:
@@ -190,7 +191,8 @@ class Tasks:
         self.periodicity = periodicity
         self.max_concurrency = max_concurrency
         self._tasks: Dict[str, Task] = {}
-        self._engines: List[Engine] = []
+        # Weak: a registry (often module-level) must not keep engines alive.
+        self._engines: List[weakref.ref[Engine]] = []
 
     def __iter__(self) -> Iterator[Task]:
         return iter(list(self._tasks.values()))
@@ -218,7 +220,7 @@ class Tasks:
         func: Optional[Callable[..., Any]] = None,
         name: Optional[str] = None,
         queue: Optional[str] = None,
-        max_retries: Optional[numbers.Number] = None,
+        max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
     ) -> Any:
@@ -247,7 +249,7 @@ class Tasks:
         func: Callable[..., Any],
         name: Optional[str] = None,
         queue: Optional[str] = None,
-        max_retries: Optional[numbers.Number] = None,
+        max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
     ) -> None:
@@ -288,22 +290,29 @@ class Tasks:
                 raise InvalidTaskError(
                     f"periodic task {name!r} must be callable without arguments"
                 ) from None
-        for engine in self._engines:
+        for engine in self._live_engines():
             engine._register_task(task)  # raises before anything is changed
         self._tasks[name] = task
 
+    def _live_engines(self) -> List[Engine]:
+        engines = [engine for engine in (ref() for ref in self._engines) if engine is not None]
+        if len(engines) != len(self._engines):
+            self._engines = [weakref.ref(engine) for engine in engines]
+        return engines
+
     def _attached(self, engine: Engine) -> None:
-        if engine not in self._engines:
-            self._engines.append(engine)
+        if engine not in self._live_engines():
+            self._engines.append(weakref.ref(engine))
 
     @property
     def _engine(self) -> Engine:
-        if not self._engines:
+        engines = self._live_engines()
+        if not engines:
             raise TasksNotAttachedError(
                 "these tasks are not attached to an Engine yet: "
                 "call engine.attach_tasks(tasks) before scheduling jobs with them"
             )
-        return self._engines[-1]
+        return engines[-1]
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Schedule a job to be executed as soon as possible.

@@ -38,6 +38,4 @@ def send_email(message: Dict[str, Any]) -> None:
     logger.debug("Sent email %r to %d recipients", email.subject, len(email.recipients()))
 
 
-# max_retries is typed numbers.Number by spinach-core, which mypy does not
-# match with int.
-tasks.add(send_email, name=SEND_EMAIL_TASK, max_retries=3)  # type: ignore[arg-type]
+tasks.add(send_email, name=SEND_EMAIL_TASK, max_retries=3)

@@ -107,8 +107,7 @@ class Spinach:
             func,
             name=name,
             queue=queue,
-            # spinach-core types it numbers.Number, which mypy does not match with int.
-            max_retries=max_retries,  # type: ignore[arg-type]
+            max_retries=max_retries,
             periodicity=periodicity,
             max_concurrency=max_concurrency,
         )
