@@ -72,3 +72,26 @@ def test_wait_ends_at_its_timeout(broker, clock):
     assert not done.is_set()
     clock.advance(5)
     assert done.wait(10)
+
+
+def test_namespaces_never_hear_each_other(backend, clock):
+    stg = backend.broker("stg")
+    prod = backend.broker("prod")
+    wakes = []
+    original = stg.notify
+    stg.notify = lambda: (wakes.append("notify"), original())[1]
+    original_future = stg.notify_future_changed
+    stg.notify_future_changed = lambda: (wakes.append("future"), original_future())[1]
+    stg.start()
+    wakes.clear()
+    prod.start()
+    prod.enqueue_jobs([make_job(clock), make_job(clock, delay=60)])
+    prod.set_concurrency_keys([make_task("t", max_retries=1, max_concurrency=1)])
+    prod.register_periodic_tasks([make_task("p", periodicity=5)])
+    # A notification of stg's own comes after prod's in the stream: once it is
+    # heard, anything prod's calls had leaked would have been heard before it.
+    stg.wait_for_event(0)
+    done = _waiter(stg)
+    backend.broker("stg").enqueue_jobs([make_job(clock, queue="mark")])
+    assert done.wait(10)
+    assert wakes == ["notify"]
