@@ -11,7 +11,7 @@ from . import serialization
 from .exc import SerializationError
 from .utils import from_timestamp, to_timestamp
 
-__all__ = ["Job", "JobStatus"]
+__all__ = ["Job", "JobStatus", "has_job_head"]
 
 
 class JobStatus(enum.IntEnum):
@@ -156,6 +156,38 @@ class Job:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def has_job_head(payload: str | bytes) -> bool:
+    """Whether a payload starts the way :meth:`Job.serialize` writes it.
+
+    ``{"id":"<32 hex>","task_name":"<JSON string>","queue":"<name>"``: brokers
+    read the id, task and queue of a job there without decoding the JSON (the
+    Redis broker does so in Lua), and set aside what does not start so.
+    """
+    if isinstance(payload, (bytes, bytearray)):
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    if not payload.startswith('{"id":"') or not _HEX.issuperset(payload[7:39]):
+        return False
+    if len(payload) < 56 or payload[39:54] != '","task_name":"':
+        return False
+    end = 54
+    while True:  # the closing quote of the task name: the first one not escaped
+        end = payload.find('"', end)
+        if end < 0:
+            return False
+        slashes = len(payload[54:end]) - len(payload[54:end].rstrip("\\"))
+        if slashes % 2 == 0:
+            break
+        end += 1
+    rest = payload[end + 1 :]
+    return rest.startswith(',"queue":"') and rest.find('"', 10) > 10
 
 
 def _typed(data: Dict[str, Any], key: str, kind: type | Tuple[type, ...]) -> Any:

@@ -23,7 +23,7 @@ from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
 from ..exc import SerializationError
-from ..job import Job, JobStatus
+from ..job import Job, JobStatus, has_job_head
 from ..task import Task
 from ..utils import from_timestamp
 from .base import DEFAULT_DEAD_THRESHOLD, Broker
@@ -55,6 +55,13 @@ class _Namespace:
     periodic: Dict[str, _Periodic] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
+
+
+def _read(payload: str, status: JobStatus = JobStatus.NOT_SET) -> Job:
+    """Read a stored payload as the Redis broker's scripts do: head first."""
+    if not has_job_head(payload):
+        raise SerializationError("the payload does not start like a Spinach job")
+    return Job.deserialize(payload, status)
 
 
 class MemoryStore:
@@ -192,7 +199,7 @@ class MemoryBroker(Broker):
             while pending and len(jobs) < max_jobs:
                 payload = pending.popleft()
                 try:
-                    job = Job.deserialize(payload, JobStatus.RUNNING)
+                    job = _read(payload, JobStatus.RUNNING)
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
@@ -273,7 +280,7 @@ class MemoryBroker(Broker):
             while space.future and space.future[0][0] <= now:
                 _, _, payload = heapq.heappop(space.future)
                 try:
-                    queue = Job.deserialize(payload).queue
+                    queue = _read(payload).queue
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
