@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import inspect
+import json
 import os
 import re
 import signal
@@ -133,6 +136,22 @@ def page_commands() -> list[str]:
     return commands
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without what other suites set for themselves.
+
+    The spinach-django tests set ``DJANGO_SETTINGS_MODULE`` in this process;
+    Datadog and Sentry read variables of their own.  A program of the docs
+    must run as a user's would.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")
+        and not k.startswith(("DD_", "SENTRY_"))
+    }
+    return {**env, **extra}
+
+
 def run_command(
     command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -148,7 +167,7 @@ def run(name: str, env: dict[str, str] | None = None, timeout: float = 60):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=clean_env(**(env or {})),
         cwd=EXAMPLES,
         check=False,
     )
@@ -175,7 +194,7 @@ def run_until(
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env=env,
+        env=clean_env() if env is None else env,
     )
     seen = []
     try:
@@ -246,8 +265,36 @@ def _documented_objects(module_name: str) -> Iterator[tuple[str, object]]:
                     yield f"{module_name}.{name}.{attr}", getattr(value, "fget", value)
 
 
+@functools.cache
 def docstring_blocks() -> list[DocstringBlock]:
-    """The ``::`` and ``>>>`` blocks of the docstrings the API reference shows."""
+    """The ``::`` and ``>>>`` blocks of the docstrings the API reference shows.
+
+    They are collected in a subprocess: importing every documented module
+    (ddtrace, sentry-sdk, Django...) into the test process would configure
+    those libraries before the tests that need them do.
+    """
+    result = subprocess.run(
+        [sys.executable, __file__],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(**NO_DATADOG_AGENT),
+        check=True,
+    )
+    return [DocstringBlock(**block) for block in json.loads(result.stdout)]
+
+
+#: Keeps ddtrace away from any Datadog agent, in the subprocesses that import it.
+NO_DATADOG_AGENT = {
+    "DD_TRACE_AGENT_URL": "unix:///nonexistent/spinach-docs/datadog-agent.sock",
+    "DD_DOGSTATSD_URL": "unix:///nonexistent/spinach-docs/dogstatsd.sock",
+    "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+    "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+    "DD_TRACE_STARTUP_LOGS": "false",
+}
+
+
+def _collect_docstring_blocks() -> list[DocstringBlock]:
     from docutils import nodes
     from docutils.core import publish_doctree
     from docutils.utils import Reporter
@@ -271,3 +318,7 @@ def docstring_blocks() -> list[DocstringBlock]:
     for block in blocks:
         unique.setdefault((block.kind, block.text), block)
     return list(unique.values())
+
+
+if __name__ == "__main__":
+    print(json.dumps([dataclasses.asdict(block) for block in _collect_docstring_blocks()]))

@@ -11,7 +11,6 @@ until it is run.
 from __future__ import annotations
 
 import doctest
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from .helpers import docstring_blocks
+from .helpers import NO_DATADOG_AGENT, clean_env, docstring_blocks
 
 
 @dataclass(frozen=True)
@@ -31,14 +30,6 @@ class Context:
     replace: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
-
-NO_DATADOG_AGENT = {
-    "DD_TRACE_AGENT_URL": "unix:///nonexistent/spinach-docs/datadog-agent.sock",
-    "DD_DOGSTATSD_URL": "unix:///nonexistent/spinach-docs/dogstatsd.sock",
-    "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
-    "DD_REMOTE_CONFIGURATION_ENABLED": "false",
-    "DD_TRACE_STARTUP_LOGS": "false",
-}
 
 # Presses ^C once a worker started, i.e. once start_workers() handles SIGINT.
 STOP_WHEN_STARTED = """
@@ -157,13 +148,12 @@ def test_fragment_runs(block, tmp_path):
         text = text.replace(old, new)
     script = tmp_path / "fragment.py"
     script.write_text(f"{context.before}\n{text}\n{context.after}\nprint('fragment ran')\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "SENTRY_"))}
     result = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**env, **context.env},
+        env=clean_env(**context.env),
         check=False,
     )
     assert result.returncode == 0, result.stderr

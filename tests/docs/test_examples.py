@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from .helpers import EXAMPLES, run, run_until
+from .helpers import EXAMPLES, clean_env, run, run_until
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="stops examples with SIGINT")
 
@@ -190,6 +190,7 @@ def test_testing_example_is_a_pytest_test(tmp_path):
         text=True,
         cwd=EXAMPLES,
         timeout=60,
+        env=clean_env(),
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import COMMANDS_RUN, EXAMPLES, page_commands, run, run_command, run_until, subscribed
+from .helpers import (
+    COMMANDS_RUN,
+    EXAMPLES,
+    NO_DATADOG_AGENT,
+    clean_env,
+    page_commands,
+    run,
+    run_command,
+    run_until,
+    subscribed,
+)
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="stops programs with SIGINT")
 
@@ -49,7 +59,7 @@ def documented(test_name: str) -> list[str]:
 
 def test_flask_single_module(redis_url, tmp_path):
     folder = EXAMPLES / "flask_single"
-    env = {**os.environ, "SPINACH_REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = clean_env(SPINACH_REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1")
     request = run_command(
         [sys.executable, "-c", "from app import app; print(app.test_client().get('/').text)"],
         cwd=folder,
@@ -78,7 +88,7 @@ def test_flask_single_module(redis_url, tmp_path):
 
 def test_flask_factory(redis_url):
     folder = EXAMPLES / "flask_factory"
-    env = {**os.environ, "SPINACH_REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = clean_env(SPINACH_REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1")
     request = run_command(
         [
             sys.executable,
@@ -114,7 +124,7 @@ def test_django_project(redis_url, tmp_path):
     folder = EXAMPLES / "django_project"
     mail = tmp_path / "mail"
     env = {
-        **os.environ,
+        **clean_env(),
         "SPINACH_REDIS_URL": redis_url,
         "MYSITE_DATABASE": str(tmp_path / "db.sqlite3"),
         "MYSITE_EMAIL_DIR": str(mail),
@@ -212,18 +222,9 @@ def test_sentry_reports_a_failed_job(sentry_ingest):
 
 # -- Datadog -------------------------------------------------------------------
 
-NO_AGENT = {
-    "DD_TRACE_AGENT_URL": "unix:///nonexistent/spinach-docs/datadog-agent.sock",
-    "DD_DOGSTATSD_URL": "unix:///nonexistent/spinach-docs/dogstatsd.sock",
-    "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
-    "DD_REMOTE_CONFIGURATION_ENABLED": "false",
-    "DD_TRACE_STARTUP_LOGS": "false",
-}
-
 
 def test_datadog_example_runs():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
-    env.update(NO_AGENT)
+    env = clean_env(**NO_DATADOG_AGENT)
     env = {**env, "DD_TRACE_DEBUG": "true"}
     proc_out, err, code = run_until(
         [sys.executable, str(EXAMPLES / "datadog_setup.py")], "Computed 5 + 3 = 8", env=env

@@ -123,7 +123,7 @@ class Venv:
             text=True,
             timeout=120,
             cwd=self.path,
-            env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **(env or {})},
+            env=docs_helpers.clean_env(**(env or {})),
             check=False,
         )
         if ok:
