@@ -38,4 +38,3 @@ python_use_unqualified_type_names = True
 html_theme = "furo"
 html_title = f"Spinach {release}"
 html_static_path: list[str] = []
-pygments_style = "sphinx"
