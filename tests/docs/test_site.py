@@ -26,7 +26,7 @@ import pytest
 
 from .helpers import COMMANDS_RUN, DOCS, EXAMPLES, EXAMPLES_RUN, docstring_blocks
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # builds the whole site
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import pytest
 
 from .conftest import docs_helpers, versions
 
-pytestmark = pytest.mark.slow
+# Slow: virtualenvs, and a first session downloads the third-party wheels.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 #: The installations the docs show (the migration's reinstall is tested with the original).
 INSTALLS = [

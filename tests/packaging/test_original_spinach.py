@@ -17,7 +17,8 @@ import pytest
 
 from .conftest import docs_helpers, run, versions
 
-pytestmark = pytest.mark.slow
+# Slow: virtualenvs, and a first session downloads the third-party wheels.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 #: The last release of the original package.
 ORIGINAL = "spinach==0.0.25"

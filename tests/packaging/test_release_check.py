@@ -12,7 +12,8 @@ import pytest
 
 from .conftest import ROOT, docs_helpers, release_check, versions
 
-pytestmark = pytest.mark.slow
+# Slow: virtualenvs, and a first session downloads the third-party wheels.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SCRIPT = ROOT / "scripts" / "release-check"
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
