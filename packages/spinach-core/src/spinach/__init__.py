@@ -12,7 +12,9 @@ __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from typing import TYPE_CHECKING, Any
 
-from . import signals
+# _conflict is imported first: it raises ImportError if the original 'spinach'
+# 0.0.x is installed in the same environment.
+from . import _conflict, signals  # noqa: F401
 from ._version import __version__
 from .brokers.memory import MemoryBroker
 from .clock import ManualClock, SystemClock

@@ -374,7 +374,7 @@ class Batch:
     >>> batch = Batch()
     >>> for i in range(100):
     ...     batch.schedule('compute', i)
-    >>> spin.schedule_batch(batch)
+    >>> jobs = spin.schedule_batch(batch)
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,250 @@
+"""Every example of docs/examples/ runs as a user would run it, and does what the page says.
+
+Examples are run in a subprocess with the test environment's interpreter.
+Those that block in ``start_workers()`` are stopped with SIGINT (Ctrl+C) once
+they printed what they should; those that need Redis get the URL of the
+private ``redis_server`` of the root conftest in ``SPINACH_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import EXAMPLES, clean_env, run, run_until
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="stops examples with SIGINT")
+
+
+def test_quickstart():
+    out, err, code = run_until([sys.executable, "quickstart.py"], "Computed 5 + 3 = 8")
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["Starting workers, ^C to quit", "Computed 5 + 3 = 8"]
+
+
+def test_tasks_registry():
+    result = run("tasks_registry.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["Computed 1 + 2 = 3", "Computed 3 + 4 = 7", "Hello Ada"]
+
+
+def test_engine_tasks():
+    result = run("engine_tasks.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "fast is done\n"
+
+
+def test_backoff():
+    result = run("backoff.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"attempt {n}" for n in (1, 5, 10, 20)]
+    assert lines[-1].endswith("(at most 1200 s)")
+
+
+def test_retries():
+    result = run("retries.py")
+    assert result.returncode == 0, result.stderr
+    assert "Charging order 42" in result.stdout
+    assert "flaky succeeded on attempt 3" in result.stdout
+    assert result.stderr.count("(retry 1 of 5): the service is busy") == 1
+    assert result.stderr.count("(retry 2 of 5): the service is busy") == 1
+    assert "aborted: user -1 cannot exist, retrying is pointless" in result.stderr
+    assert "will be retried" not in result.stderr.split("aborted")[1].split("\n")[0]
+
+
+def test_concurrency():
+    result = run("concurrency.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "5 jobs ran, at most 1 at once\n"
+
+
+def test_periodic():
+    out, err, code = run_until([sys.executable, "periodic.py"], "Making coffee...")
+    assert code == 0, err
+    assert out.splitlines()[:2] == ["Starting workers, ^C to quit", "Making coffee..."]
+
+
+def test_batch():
+    result = run("batch.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "scheduled 100 jobs in one call",
+        f"sum of squares: {sum(i * i for i in range(100))}",
+    ]
+
+
+def test_validation():
+    result = run("validation.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:4]] == [
+        "InvalidJobSignatureError",
+        "InvalidJobSignatureError",
+        "SerializationError",
+        "UnknownTaskError",
+    ]
+    assert "missing a required argument: 'image_id'" in lines[0]
+    assert "unexpected keyword argument 'depth'" in lines[1]
+    assert "args[1] is a datetime" in lines[2]
+    assert lines[4] == "batch refused (SerializationError); jobs queued: 0"
+
+
+def test_job_lifecycle():
+    result = run("job_lifecycle.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"id=[0-9a-f-]{36} queue=spinach max_retries=0 at=UTC", lines[0])
+    assert lines[1:] == [
+        "divide(6, 3) RUNNING, retries=0",
+        "divide(6, 3) SUCCEEDED",
+        "divide(1, 0) RUNNING, retries=0",
+        "divide(1, 0) FAILED",
+    ]
+    assert "ZeroDivisionError: division by zero" in result.stderr
+
+
+def test_future_jobs():
+    result = run("future_jobs.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"remind is WAITING until \d\d:\d\d:\d\d", lines[0])
+    assert lines[1:] == [
+        "Reminder: stretch your legs",
+        "remind started no earlier than due: True",
+    ]
+
+
+def test_namespaces_on_redis(redis_url):
+    result = run("namespaces.py", env={"SPINACH_REDIS_URL": redis_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "prod: 1 job, stg: 2",
+        "report ran in prod",
+        "report ran in stg",
+        "report ran in stg",
+    ]
+
+
+def test_redis_broker(redis_url):
+    result = run("redis_broker.py", env={"SPINACH_REDIS_URL": redis_url})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Shipping order 1234",
+        "dead workers are found after 60 s of silence",
+    ]
+
+
+def test_queues():
+    result = run("queues.py")
+    assert result.returncode == 0, result.stderr
+    log = result.stderr
+    assert re.search(r"spinach-worker-1 INFO: Job fast \S+ succeeded in \d+\.\d ms", log), log
+    assert "Job slow" not in log
+    assert "Queue 'high-priority' is empty, stopping workers" in log
+
+
+def test_asyncio_workers():
+    result = run("asyncio_workers.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Computed 2 + 4 = 6\n"
+
+
+def test_asyncio_batch():
+    result = run("asyncio_batch.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sorted(lines) == sorted(f"Pokemon #{i} is pokemon-{i}" for i in range(1, 151))
+
+
+def test_signals():
+    result = run("signals_connect.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "Job nothing started in namespace foo",
+        "Job nothing started on Foo",
+        "Job nothing started in namespace bar",
+        "bar-worker-1 stopped",
+    ]
+    assert "Job divide failed: ZeroDivisionError('division by zero')" in lines
+    assert lines[-1] == "bar-worker-1 stopped"
+    assert "Error in receiver 'broken_receiver' of signal 'job_finished'" in result.stderr
+    assert "RuntimeError: bug in a receiver" in result.stderr
+
+
+def test_testing_example():
+    result = run("testing.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "test passed\n"
+
+
+def test_testing_example_is_a_pytest_test(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "testing.py"],
+        capture_output=True,
+        text=True,
+        cwd=EXAMPLES,
+        timeout=60,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_logging_basic():
+    result = run("logging_basic.py")
+    assert result.returncode == 0, result.stderr
+    log = result.stderr.splitlines()
+    assert any(line.endswith("spinach-worker-1 INFO: Hello from a task") for line in log), log
+    assert any(re.search(r"spinach-worker-1 INFO: Job hello \S+ succeeded", line) for line in log)
+
+
+def test_logging_dictconfig():
+    result = run("logging_dictconfig.py")
+    assert result.returncode == 0, result.stderr
+    # Only the job's record: the engine's INFO records are below the WARNING level.
+    assert re.fullmatch(
+        r"INFO \[send_invoice ([0-9a-f-]{36})\] Job send_invoice \1 succeeded in \d+\.\d ms\n",
+        result.stderr,
+    ), result.stderr
+
+
+def test_redis_conf(tmp_path):
+    """The production configuration is one redis-server accepts, with those settings."""
+    import redis
+    from spinach_test_support.redis_server import free_port, redis_server_binary
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(redis_server_binary(), str(EXAMPLES / "redis.conf")),
+            *("--port", str(port), "--bind", "127.0.0.1"),
+            *("--dir", str(tmp_path), "--daemonize", "no"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            pytest.fail("redis-server did not start with docs/examples/redis.conf")
+        client = redis.Redis(port=port, password="a-long-random-password-from-your-secret-store")
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port).ping()
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
