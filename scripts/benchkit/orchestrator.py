@@ -55,12 +55,15 @@ QUICK = {
     "async_io": 1_000,
 }
 MEASURES = list(FULL)
-LATENCY_WARMUP = 20
+LATENCY_WARMUP = 10
 #: Seconds a system may spend on its latency samples in one repetition
 #: (pollers take up to their poll interval per sample).
 LATENCY_BUDGET = {"full": 20.0, "quick": 5.0}
 #: Seconds a driver process may take before it is killed.
 DRIVER_TIMEOUT = 600
+#: Throughput runs whose size a pilot run of this many jobs decides.
+PILOT_JOBS = 1_000
+TIMED_RUNS = ("process", "process_1", "async_io")
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -82,6 +85,14 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--measures", help=f"comma-separated measurements (default: all): {', '.join(MEASURES)}"
+    )
+    parser.add_argument(
+        "--process-budget",
+        type=float,
+        default=20.0,
+        help="seconds a throughput run should last at most: a system too slow to process "
+        "the full count in that time gets fewer jobs, from the rate of a pilot run of "
+        f"{PILOT_JOBS:,} jobs (default 20; 0: always the full count; not in --quick)",
     )
     parser.add_argument("--no-aof", action="store_true", help="skip the 'ours AOF' column")
     parser.add_argument(
@@ -125,6 +136,8 @@ class Bench:
         self.pythons: Dict[str, str] = {}
         self.install_errors: Dict[str, str] = {}
         self.results: Dict[str, Dict[str, Any]] = {s: {} for s in self.systems}
+        #: (system, measurement) -> jobs, where the time budget lowered the count
+        self.reduced: Dict[str, Dict[str, int]] = {}
         self.servers: Dict[str, Any] = {}
         self.clients: Dict[str, Any] = {}
 
@@ -165,7 +178,7 @@ class Bench:
     # -- running ---------------------------------------------------------------------
 
     def params(self, system: str, measure: str) -> Dict[str, Any]:
-        size = self.sizes[measure]
+        size = self.reduced.get(system, {}).get(measure, self.sizes[measure])
         if measure in ("enqueue_serial", "enqueue_batch"):
             return {"jobs": size}
         if measure == "process":
@@ -178,7 +191,7 @@ class Bench:
                 "concurrency": 256,
                 "workers": "asyncio",
                 "kind": "sleep",
-                "timeout": 300,
+                "timeout": 120,
             }
         if measure == "latency":
             return {
@@ -208,6 +221,28 @@ class Bench:
             return self.install_errors[system]
         return BY_NAME[system].unsupported.get(measure)
 
+    def planned(self, system: str, measure: str) -> bool:
+        if measure not in self.measures or self.skip_reason(system, measure) is not None:
+            return False
+        # Peers: their 8-slot run only, to keep the run short.
+        return measure != "process_1" or system in ("ours", "original", "raw")
+
+    def pilot(self) -> None:
+        """Size the throughput runs of slow systems to the time budget."""
+        budget = self.args.process_budget
+        if self.args.quick or budget <= 0:
+            return
+        for system in self.systems:
+            for measure in TIMED_RUNS:
+                if not self.planned(system, measure) or self.sizes[measure] <= PILOT_JOBS:
+                    continue
+                result = self.measure(system, measure, 0, jobs=PILOT_JOBS)
+                rate = result.get("steady_jobs_per_s") or result.get("jobs_per_s")
+                print(f"[bench] pilot {system:9} {measure:15} {summary(result)}", flush=True)
+                if rate and rate * budget < self.sizes[measure]:
+                    jobs = max(PILOT_JOBS, int(rate * budget) // 100 * 100)
+                    self.reduced.setdefault(system, {})[measure] = jobs
+
     def run(self) -> None:
         total = self.args.repeat
         for rep in range(1, total + 1):
@@ -217,28 +252,38 @@ class Bench:
                     if reason is not None:
                         self.results[system][measure] = {"na": reason}
                         continue
-                    if measure == "process_1" and system not in ("ours", "original", "raw"):
-                        continue  # peers: their 8-slot run only, to keep the run short
+                    if not self.planned(system, measure):
+                        continue
                     previous = self.results[system].setdefault(measure, [])
                     if isinstance(previous, dict) or any(
                         "error" in r or "na" in r for r in previous
                     ):
                         continue  # failed once: do not spend the time again
+                    began = time.monotonic()
                     result = self.measure(system, measure, rep)
+                    result["elapsed_s"] = round(time.monotonic() - began, 2)
                     previous.append(result)
-                    print(f"[bench] {rep}/{total} {system:9} {measure:15} {summary(result)}")
+                    print(
+                        f"[bench] {rep}/{total} {system:9} {measure:15} "
+                        f"{summary(result)} ({result['elapsed_s']:.0f} s)"
+                    )
                     sys.stdout.flush()
 
-    def measure(self, system: str, measure: str, rep: int) -> Dict[str, Any]:
+    def measure(
+        self, system: str, measure: str, rep: int, jobs: Optional[int] = None
+    ) -> Dict[str, Any]:
         server = self.server_of(system)
         client = self.clients[server]
         client.flushall()
         client.config_resetstat()
+        params = self.params(system, measure)
+        if jobs is not None:
+            params["jobs"] = jobs
         spec = {
             "system": system,
             "measure": measure,
             "url": self.servers[server].url,
-            "params": self.params(system, measure),
+            "params": params,
             "log": str(self.work / f"{system}-{measure}-{rep}-worker.log"),
         }
         result_file = self.work / f"{system}-{measure}-{rep}.json"
@@ -308,6 +353,8 @@ class Bench:
             "systems": self.systems,
             "environment": environment,
             "workers": {s: BY_NAME[s].worker for s in self.systems},
+            "process_budget_s": self.args.process_budget,
+            "reduced_sizes": self.reduced,
             "medians": report.medians(self.results, self.sizes),
             "targets": report.evaluate(report.medians(self.results, self.sizes), self.sizes),
             "results": self.results,
@@ -365,6 +412,7 @@ def main(argv: List[str]) -> int:
     bench.install()
     bench.start_redis()
     try:
+        bench.pilot()
         bench.run()
         environment = bench.environment()
     finally:
@@ -378,7 +426,7 @@ def main(argv: List[str]) -> int:
     )
     print(report.table(bench.results, bench.sizes, bench.systems))
     print()
-    print(report.notes(bench.results, bench.systems))
+    print(report.notes(bench.results, bench.systems, bench.reduced, args.process_budget))
     print()
     print(report.targets_summary(bench.results, bench.sizes))
     print()

@@ -255,11 +255,24 @@ def _verdict(passed: Optional[bool]) -> str:
     return {True: "PASS", False: "FAIL", None: "?"}[passed]
 
 
-def notes(results: Dict[str, Any], systems: List[str]) -> str:
+def notes(
+    results: Dict[str, Any],
+    systems: List[str],
+    reduced: Dict[str, Dict[str, int]],
+    budget: float,
+) -> str:
     """Why cells are n/a or errors, and how each worker runs."""
     lines = ["How each system's worker runs:"]
     for system in systems:
         lines.append(f"  {BY_NAME[system].title}: {BY_NAME[system].worker}")
+    if reduced:
+        lines.append(
+            f"Fewer jobs, for systems too slow to run the full count in {budget:g} s "
+            "(rate from a pilot run):"
+        )
+        for system, measures in reduced.items():
+            sizes = ", ".join(f"{m} {n:,} jobs" for m, n in measures.items())
+            lines.append(f"  {BY_NAME[system].title}: {sizes}")
     problems = []
     for system in systems:
         for measure, runs in results.get(system, {}).items():
