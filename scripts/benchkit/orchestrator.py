@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         f"{PILOT_JOBS:,} jobs (default 20; 0: always the full count; not in --quick)",
     )
     parser.add_argument("--no-aof", action="store_true", help="skip the 'ours AOF' column")
+    parser.add_argument(
+        "--keep-logs",
+        action="store_true",
+        help="keep the logs of every process (kept anyway when a measurement failed)",
+    )
     parser.add_argument(
         "--output", default=str(ROOT / "bench-results"), help="folder of the JSON results"
     )
@@ -315,6 +321,15 @@ class Bench:
 
     # -- output ---------------------------------------------------------------------
 
+    def failed(self) -> bool:
+        return any(
+            "error" in run
+            for measures in self.results.values()
+            for runs in measures.values()
+            if isinstance(runs, list)
+            for run in runs
+        )
+
     def environment(self) -> Dict[str, Any]:
         info = self.clients["plain"].info("server")
         versions = {}
@@ -430,6 +445,10 @@ def main(argv: List[str]) -> int:
     print()
     print(report.targets_summary(bench.results, bench.sizes))
     print()
+    if args.keep_logs or bench.failed():
+        print(f"Logs of every process: {bench.work}")
+    else:
+        shutil.rmtree(bench.work, ignore_errors=True)
     print(f"Raw figures (every repetition): {path}")
     print(f"Took {time.monotonic() - started:.0f} s")
     return 0
