@@ -131,12 +131,24 @@ class WorkerProcess:
         self._exited.set()
 
     def wait(self, timeout: float) -> Dict[str, Any]:
-        """Wait for the exit; return the peak RSS of the process (KiB) and how it ended."""
-        if not self._exited.wait(timeout):
+        """Wait for the exit; return the worker's peak RSS and CPU time.
+
+        The peak RSS is the worker's own ``VmHWM``, sent as it exits: the
+        ``ru_maxrss`` of a child also counts the memory of the process it
+        was forked from before ``exec``, here the driver's.
+        """
+        deadline = time.monotonic() + timeout
+        goodbye = self.inbox.get("exit", timeout)
+        if not self._exited.wait(max(0.0, deadline - time.monotonic())):
             self.kill()
             raise MeasurementError(f"the worker did not exit within {timeout:.0f} s")
         assert self.rusage is not None
-        return {"peak_rss_kib": self.rusage.ru_maxrss, "exit_code": self.process.returncode}
+        return {
+            "peak_rss_kib": goodbye["vmhwm_kib"],
+            "cpu_s": self.rusage.ru_utime + self.rusage.ru_stime,
+            "stop_forced": bool(goodbye.get("forced")),
+            "exit_code": self.process.returncode,
+        }
 
     def kill(self) -> None:
         if not self._exited.is_set():
@@ -186,6 +198,7 @@ def process(adapter: Adapter, client: Any, spec: Dict[str, Any]) -> Dict[str, An
         "first_job_after_s": done["t_first"] - done["t_ready"],
         "commands": commands,
         "commands_per_job": sum(commands.values()) / jobs,
+        "cpu_us_per_job": ended["cpu_s"] / jobs * 1e6,
         **ended,
     }
 

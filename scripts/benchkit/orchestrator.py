@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -298,19 +299,22 @@ class Bench:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         command = [self.pythons[system], "-m", "benchkit.child", "driver", json.dumps(spec)]
+        with open(log, "wb") as out:
+            # A session of its own: the driver and its worker are killed together.
+            driver = subprocess.Popen(
+                [*command, str(result_file)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
-            with open(log, "wb") as out:
-                subprocess.run(
-                    [*command, str(result_file)],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    timeout=DRIVER_TIMEOUT,
-                    check=False,
-                )
+            driver.wait(DRIVER_TIMEOUT)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {DRIVER_TIMEOUT} s (logs: {self.work})"}
+        finally:
+            _kill_group(driver)
         if not result_file.exists():
             tail = log.read_text(errors="replace")[-2000:]
             return {"error": f"the driver wrote no result; its log ends with:\n{tail}"}
@@ -400,6 +404,15 @@ def summary(result: Dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _kill_group(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Kill what is left of a driver's process group (its worker, on a failure)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
 def _cpu_model() -> Optional[str]:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -417,6 +430,9 @@ def _mkdir(path: Path) -> Path:
 
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
+    # SIGTERM (or SIGINT, ignored by background jobs) ends the run cleanly:
+    # the finally clauses stop the Redis servers and the running measurement.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     bench = Bench(args)
     started = time.monotonic()
     print(

@@ -41,6 +41,7 @@ def rows(sizes: Dict[str, Any]) -> List[Row]:
         Row("process_cmds", "  Redis commands/job", "process", "commands_per_job", "cmd", False),
         Row("process_rss", "  worker peak RSS", "process", "peak_rss_kib", "MiB", False,
             1 / 1024),
+        Row("process_cpu", "  worker CPU time/job", "process", "cpu_us_per_job", "us", False),
         Row("process_1", f"process {n['process_1']} no-op, 1 thread", "process_1", "jobs_per_s",
             "jobs/s", True),
         Row("latency_p50", "enqueue-to-start latency p50", "latency", "p50_ms", "ms", False),
