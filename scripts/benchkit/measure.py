@@ -18,6 +18,7 @@ emptied Redis (``FLUSHALL``) and reset its statistics (``CONFIG RESETSTAT``).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -103,8 +104,6 @@ class WorkerProcess:
     """The system's worker in a process of its own, reporting through a pipe."""
 
     def __init__(self, spec: Dict[str, Any], **worker_spec: Any) -> None:
-        import json
-
         read_fd, write_fd = os.pipe()
         full = {"system": spec["system"], "url": spec["url"], **worker_spec}
         env = {**os.environ, "BENCH_FD": str(write_fd)}

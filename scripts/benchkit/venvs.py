@@ -9,6 +9,7 @@ Standard library only: this runs before any virtualenv exists.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -88,8 +89,6 @@ def describe(python: Path | str, distributions: List[str]) -> dict:
     )
     if done.returncode:
         return {"error": done.stderr.strip()[-500:]}
-    import json
-
     result: dict = json.loads(done.stdout)
     return result
 

@@ -42,9 +42,6 @@ class Adapter:
     :arg url: the Redis URL of the benchmark's server
     """
 
-    #: True when the worker runs ``async def`` jobs (noop and sleep jobs alike).
-    is_async = False
-
     def __init__(self, url: str) -> None:
         self.url = url
 

@@ -25,7 +25,7 @@ async def sleep(ctx: Any) -> None:
 
 
 class AsyncAdapter(Adapter):
-    is_async = True
+    """An adapter whose library is driven from one event loop of its own."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
