@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import traceback
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from benchkit import adapters, common
 
@@ -47,6 +47,8 @@ def driver(spec: Dict[str, Any], result_file: str) -> int:
 
 def worker(spec: Dict[str, Any]) -> None:
     channel = common.Channel(int(os.environ["BENCH_FD"]))
+    probe: Optional[common.Probe] = None
+    stop_error = None
     try:
         adapter = adapters.load(spec["system"], spec["url"])
         probe = common.Probe(channel, spec["mode"], spec["expected"], spec.get("warmup", 0))
@@ -61,10 +63,13 @@ def worker(spec: Dict[str, Any]) -> None:
     except BaseException as exc:  # report anything, even SystemExit from a library
         if not (isinstance(exc, SystemExit) and not exc.code):
             traceback.print_exc()
-            channel.send("error", error=f"{type(exc).__name__}: {exc}")
             sys.stderr.flush()
-            os._exit(1)
-    channel.send("exit", vmhwm_kib=common.peak_rss_kib())
+            if probe is None or not probe.done.is_set():
+                channel.send("error", error=f"{type(exc).__name__}: {exc}")
+                os._exit(1)
+            # Every job ran and the figures are sent: only stopping failed.
+            stop_error = f"{type(exc).__name__}: {exc}"
+    channel.send("exit", vmhwm_kib=common.peak_rss_kib(), stop_error=stop_error)
     sys.stdout.flush()
     sys.stderr.flush()
     # Libraries may leave non-daemon threads behind: the measurement is over.

@@ -146,6 +146,7 @@ class WorkerProcess:
             "peak_rss_kib": goodbye["vmhwm_kib"],
             "cpu_s": self.rusage.ru_utime + self.rusage.ru_stime,
             "stop_forced": bool(goodbye.get("forced")),
+            "stop_error": goodbye.get("stop_error"),
             "exit_code": self.process.returncode,
         }
 

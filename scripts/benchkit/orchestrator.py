@@ -60,7 +60,7 @@ MEASURES = list(FULL)
 LATENCY_WARMUP = 10
 #: Seconds a system may spend on its latency samples in one repetition
 #: (pollers take up to their poll interval per sample).
-LATENCY_BUDGET = {"full": 20.0, "quick": 5.0}
+LATENCY_BUDGET = {"full": 15.0, "quick": 5.0}
 #: Seconds a driver process may take before it is killed.
 DRIVER_TIMEOUT = 600
 #: Throughput runs whose size a pilot run of this many jobs decides.
@@ -91,10 +91,10 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument(
         "--process-budget",
         type=float,
-        default=20.0,
+        default=15.0,
         help="seconds a throughput run should last at most: a system too slow to process "
         "the full count in that time gets fewer jobs, from the rate of a pilot run of "
-        f"{PILOT_JOBS:,} jobs (default 20; 0: always the full count; not in --quick)",
+        f"{PILOT_JOBS:,} jobs (default 15; 0: always the full count; not in --quick)",
     )
     parser.add_argument("--no-aof", action="store_true", help="skip the 'ours AOF' column")
     parser.add_argument(

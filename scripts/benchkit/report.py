@@ -290,6 +290,12 @@ def notes(
                         f"  {BY_NAME[system].title} {measure}: time budget reached, "
                         f"samples per repetition: {counts}"
                     )
+                stops = sorted({run["stop_error"] for run in runs if run.get("stop_error")})
+                for error in stops:
+                    problems.append(
+                        f"  {BY_NAME[system].title} {measure}: every job ran, but the worker "
+                        f"failed to stop: {error}"
+                    )
                 late = [run for run in runs if run.get("enqueued_before_due_ms", 1) < 0]
                 if late:
                     problems.append(

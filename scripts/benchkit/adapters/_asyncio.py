@@ -47,7 +47,10 @@ class AsyncAdapter(Adapter):
         await asyncio.wait([task, done], return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()  # the worker ended on its own: raise its error
-        await stop()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        try:
+            await stop()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # arq's close() cancels its worker's tasks, this one's await included
