@@ -26,12 +26,15 @@ def test_max_concurrency_is_global_and_survives_new_workers(workers):
     for n in range(40):
         batch.schedule("limited", n)
     spin.schedule_batch(batch)
+    # One thread per process: reaching the limit of 2 takes two processes at
+    # once, and with every process able to run one more, the limit holds
+    # only if it is counted across processes.
     for _ in range(3):
-        workers.start_worker(threads=4)
+        workers.start_worker(threads=1)
     for _ in range(10):
         workers.wait_event(lambda e: e.startswith("exit limited "))
     # A worker starting while the others run must not reset the counters.
-    workers.start_worker(threads=4)
+    workers.start_worker(threads=1)
     for _ in range(30):
         workers.wait_event(lambda e: e.startswith("exit limited "))
     records = workers.records()

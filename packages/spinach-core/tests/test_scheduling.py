@@ -223,3 +223,19 @@ def test_broker_belongs_to_one_namespace():
     Engine(broker, namespace="a")
     with pytest.raises(NamespaceError, match="already used"):
         Engine(broker, namespace="b")
+
+
+def test_arguments_that_contain_themselves_are_refused(client):
+    looping = []
+    looping.append(looping)
+    with pytest.raises(SerializationError, match="nest too deeply"):
+        client.schedule("anything", looping)
+    assert queued(client, "spinach") == 0
+
+
+def test_signature_verdicts_are_remembered_per_shape(client):
+    for _ in range(3):
+        with pytest.raises(InvalidJobSignatureError):
+            client.schedule("compute", 1)
+        client.schedule("compute", 1, 2, scale=3)
+    assert queued(client) == 3

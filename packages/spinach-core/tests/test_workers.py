@@ -321,6 +321,6 @@ def test_threads_have_names(real_spin):
     real_spin.start_workers(number=2, block=False)
     names = {t.name for t in threading.enumerate()} - before
     ns = real_spin.namespace
-    assert {f"{ns}-worker-1", f"{ns}-worker-2", f"{ns}-arbiter", f"{ns}-result-notifier"} <= names
+    assert {f"{ns}-worker-1", f"{ns}-worker-2", f"{ns}-arbiter"} <= names
     real_spin.stop_workers()
     assert not ({t.name for t in threading.enumerate()} & names)

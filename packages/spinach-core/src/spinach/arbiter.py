@@ -5,7 +5,8 @@ Each turn of its loop it
 1. heartbeats and recovers the jobs of dead workers, when due;
 2. queues the future jobs and periodic tasks now due, when one is due or a
    notification says the schedule changed;
-3. fetches up to as many jobs as the pool has free slots, in one call;
+3. acknowledges the jobs the workers finished and fetches up to as many
+   jobs as the pool has free slots, in one call;
 4. waits for a notification (a job enqueued, a slot freed) or for the next
    due date, whichever comes first: no polling.
 
@@ -22,7 +23,7 @@ from typing import Callable, Optional
 from . import signals
 from .brokers.base import Broker
 from .exc import JobLostError
-from .notifier import ResultNotifier
+from .notifier import Results
 from .runner import job_log_extra
 from .utils import start_thread
 from .worker import BaseWorkers
@@ -45,14 +46,14 @@ class Arbiter:
         self,
         broker: Broker,
         workers: BaseWorkers,
-        notifier: ResultNotifier,
+        results: Results,
         queue: str,
         namespace: str,
         on_queue_empty: Optional[Callable[[], None]] = None,
     ) -> None:
         self._broker = broker
         self._workers = workers
-        self._notifier = notifier
+        self._results = results
         self._queue = queue
         self._namespace = namespace
         self._on_queue_empty = on_queue_empty
@@ -121,18 +122,27 @@ class Arbiter:
             signals.job_failed.send(self._namespace, job=job, err=error)
 
     def _feed(self) -> bool:
-        """Fetch jobs for the free slots; return whether the queue looked empty."""
-        free = self._workers.available_slots
-        if free <= 0 or self._stop.is_set():
+        """Acknowledge finished jobs and fetch jobs for the free slots.
+
+        Return whether the queue looked empty.
+        """
+        finished = self._results.take()
+        free = 0 if self._stop.is_set() else self._workers.available_slots
+        if not finished and free <= 0:
             return False
-        jobs = self._broker.get_jobs_from_queue(self._queue, free)
+        try:
+            jobs = self._broker.acknowledge_and_fetch(finished, self._queue, max(free, 0))
+        except BaseException:
+            self._results.give_back(finished)
+            raise
+        self._results.settled(len(finished))
         for job in jobs:
             self._workers.submit_job(job)
-        return len(jobs) < free
+        return free > 0 and len(jobs) < free
 
     def _queue_done(self) -> bool:
         if self._on_queue_empty is None:
             return False
-        if self._workers.in_flight or self._notifier.pending:
+        if self._workers.in_flight or self._results.pending:
             return False
         return self._broker.is_queue_empty(self._queue)

@@ -13,12 +13,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .exc import InvalidTaskError, UnknownTaskError, WorkersError
-from .job import Job, JobStatus
-from .notifier import ResultNotifier
+from .job import Job, JobStatus, new_job_id
+from .notifier import Results
 from .runner import JobRunner
 from .serialization import check_arguments
 from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
-from .utils import from_timestamp, start_thread, to_timestamp
+from .utils import start_thread, to_timestamp
 from .worker import BaseWorkers, ThreadWorkers
 
 __all__ = ["Engine"]
@@ -32,7 +32,7 @@ class _Running:
 
     queue: str
     workers: BaseWorkers
-    notifier: ResultNotifier
+    results: Results
     arbiter: Arbiter
     wake_main: threading.Event
     stopped: threading.Event
@@ -46,7 +46,8 @@ class Engine:
     - **client**: it validates jobs and sends them to the broker, in the
       calling thread, without starting any thread;
     - **worker**: :meth:`start_workers` starts worker threads (or an asyncio
-      loop), a result notifier thread and an arbiter thread, plus whatever
+      loop) and an arbiter thread, which fetches jobs and acknowledges
+      finished ones in one broker call per cycle, plus whatever
       the broker needs (the Redis broker's subscriber thread).
 
     :arg broker: instance of a :class:`~spinach.brokers.base.Broker`
@@ -173,18 +174,33 @@ class Engine:
     # -- scheduling -----------------------------------------------------
 
     def _make_job(
-        self, ref: TaskRef, at: Optional[datetime], args: Tuple[Any, ...], kwargs: Dict[str, Any]
+        self,
+        ref: TaskRef,
+        at: Optional[datetime],
+        args: Tuple[Any, ...],
+        kwargs: Dict[str, Any],
+        now: Optional[float] = None,
     ) -> Job:
         task = self._resolve(ref)
         task.check_arguments(args, kwargs)
         check_arguments(task.name, args, kwargs)
         if at is None:
-            start = self._broker.clock.now()
+            start = self._broker.clock.time() if now is None else now
         elif isinstance(at, datetime):
-            start = from_timestamp(to_timestamp(at))
+            start = to_timestamp(at)
         else:
             raise TypeError(f"at must be a datetime, not {type(at).__name__}")
-        return Job(task.name, task.queue, start, task.max_retries, args, kwargs)
+        return Job._create(
+            task.name,
+            task.queue,
+            start,
+            task.max_retries,
+            args,
+            kwargs,
+            new_job_id(),
+            0,
+            JobStatus.NOT_SET,
+        )
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Schedule a job to be executed as soon as possible.
@@ -228,7 +244,8 @@ class Engine:
         :return: the Jobs that were created and scheduled
         """
         batch._check_not_scheduled()
-        jobs = [self._make_job(i.task, i.at, i.args, i.kwargs) for i in batch.jobs_to_create]
+        now = self._broker.clock.time()
+        jobs = [self._make_job(i.task, i.at, i.args, i.kwargs, now) for i in batch.jobs_to_create]
         if jobs:
             self._broker.enqueue_jobs(jobs)
         batch._mark_scheduled()
@@ -302,8 +319,8 @@ class Engine:
     ) -> _Running:
         broker = self._broker
         runner = JobRunner(self._namespace, self._tasks_get, broker.clock)
-        notifier = ResultNotifier(broker, f"{self._namespace}-result-notifier")
-        workers = workers_class(number, self._namespace, runner, notifier.put)
+        results = Results()
+        workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
         try:
             broker.start(queue)
             tasks = list(self._tasks.values())
@@ -313,16 +330,15 @@ class Engine:
             workers.stop()
             broker.stop()
             raise
-        notifier.start()
         arbiter = Arbiter(
             broker,
             workers,
-            notifier,
+            results,
             queue,
             self._namespace,
             on_queue_empty=self._stop_when_empty if stop_when_queue_empty else None,
         )
-        return _Running(queue, workers, notifier, arbiter, threading.Event(), threading.Event())
+        return _Running(queue, workers, results, arbiter, threading.Event(), threading.Event())
 
     def _tasks_get(self, name: str) -> Optional[Task]:
         return self._tasks.get(name)
@@ -353,8 +369,8 @@ class Engine:
         running.arbiter.stop(join=join_arbiter)
         for job in running.workers.stop():
             job.status = JobStatus.QUEUED  # never started: back to the queue as it was
-            running.notifier.put(job)
-        running.notifier.stop()
+            running.results.put(job)
+        running.results.flush(self._broker)
         self._broker.stop()
         logger.info("Workers of namespace %r stopped", self._namespace)
         running.stopped.set()

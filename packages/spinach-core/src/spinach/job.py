@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import json
+import os
 import uuid
 from datetime import datetime
 from typing import Any, Dict, Optional, Tuple
@@ -11,7 +13,7 @@ from . import serialization
 from .exc import SerializationError
 from .utils import from_timestamp, to_timestamp
 
-__all__ = ["Job", "JobStatus", "has_job_head"]
+__all__ = ["Job", "JobStatus", "has_job_head", "new_job_id"]
 
 
 class JobStatus(enum.IntEnum):
@@ -56,8 +58,10 @@ class Job:
     """
 
     __slots__ = (
-        "at",
-        "id",
+        "_at",
+        "_at_timestamp",
+        "_id",
+        "_id_hex",
         "max_retries",
         "queue",
         "retries",
@@ -66,6 +70,11 @@ class Job:
         "task_kwargs",
         "task_name",
     )
+
+    _at: Optional[datetime]
+    _at_timestamp: float
+    _id: Optional[uuid.UUID]
+    _id_hex: str
 
     def __init__(
         self,
@@ -80,7 +89,10 @@ class Job:
         retries: int = 0,
         status: JobStatus = JobStatus.NOT_SET,
     ) -> None:
-        self.id = uuid.uuid4() if id is None else id
+        if id is None:
+            self._id, self._id_hex = None, new_job_id()
+        else:
+            self.id = id
         self.status = status
         self.task_name = task_name
         self.queue = queue
@@ -91,9 +103,65 @@ class Job:
         self.task_kwargs: Dict[str, Any] = task_kwargs if task_kwargs else {}
 
     @property
+    def id(self) -> uuid.UUID:
+        """:class:`uuid.UUID` of the job."""
+        if self._id is None:  # built on demand, like :attr:`at`
+            self._id = uuid.UUID(hex=self._id_hex)
+        return self._id
+
+    @id.setter
+    def id(self, value: uuid.UUID) -> None:
+        self._id, self._id_hex = value, value.hex
+
+    @property
+    def id_hex(self) -> str:
+        """The id as the 32 hex digits stored by brokers."""
+        return self._id_hex
+
+    @property
+    def at(self) -> datetime:
+        """Timezone-aware UTC datetime at which the job should start."""
+        if self._at is None:  # built on demand: most jobs are never asked
+            self._at = from_timestamp(self._at_timestamp)
+        return self._at
+
+    @at.setter
+    def at(self, value: datetime) -> None:
+        self._at_timestamp = to_timestamp(value)
+        self._at = value if value.tzinfo is not None else None
+
+    @property
     def at_timestamp(self) -> float:
         """POSIX timestamp of :attr:`at`."""
-        return to_timestamp(self.at)
+        return self._at_timestamp
+
+    @classmethod
+    def _create(
+        cls,
+        task_name: str,
+        queue: str,
+        at_timestamp: float,
+        max_retries: int,
+        task_args: Tuple[Any, ...],
+        task_kwargs: Dict[str, Any],
+        job_id_hex: str,
+        retries: int,
+        status: JobStatus,
+    ) -> Job:
+        """Build a job from checked values, without conversions (hot path)."""
+        job = cls.__new__(cls)
+        job._id = None
+        job._id_hex = job_id_hex
+        job.status = status
+        job.task_name = task_name
+        job.queue = queue
+        job._at = None
+        job._at_timestamp = at_timestamp
+        job.max_retries = max_retries
+        job.retries = retries
+        job.task_args = task_args
+        job.task_kwargs = task_kwargs
+        return job
 
     @property
     def retryable(self) -> bool:
@@ -103,20 +171,19 @@ class Job:
     def serialize(self) -> str:
         """Return the JSON payload of the job, as stored by brokers.
 
-        The payload starts with ``{"id":"<32 hex digits>"`` so that broker
-        scripts can read the id without decoding the JSON.
+        The payload starts with ``{"id":"<32 hex digits>","task_name":...,
+        "queue":...`` so that broker scripts can read the id, task and queue
+        without decoding the JSON (see :func:`has_job_head`).
         """
-        return serialization.dumps(
-            {
-                "id": self.id.hex,
-                "task_name": self.task_name,
-                "queue": self.queue,
-                "at": self.at_timestamp,
-                "max_retries": self.max_retries,
-                "retries": self.retries,
-                "args": self.task_args,
-                "kwargs": self.task_kwargs,
-            }
+        return _PAYLOAD % (
+            self._id_hex,
+            _json_string(self.task_name),
+            _json_string(self.queue),
+            float(self._at_timestamp),
+            self.max_retries,
+            self.retries,
+            serialization.dumps(self.task_args),
+            serialization.dumps(self.task_kwargs),
         )
 
     @classmethod
@@ -128,21 +195,33 @@ class Job:
         """
         data = serialization.loads(payload)
         try:
-            if not isinstance(data, dict):
+            if type(data) is not dict:
                 raise TypeError("the payload is not a JSON object")
-            args, kwargs = data["args"], data["kwargs"]
-            job = cls(
-                _typed(data, "task_name", str),
-                _typed(data, "queue", str),
-                from_timestamp(float(_typed(data, "at", (int, float)))),
-                _typed(data, "max_retries", int),
-                tuple(_typed(data, "args", list)) if args else None,
-                _typed(data, "kwargs", dict) if kwargs else None,
-                id=uuid.UUID(hex=_typed(data, "id", str)),
-                retries=_typed(data, "retries", int),
-                status=status,
+            values = [data[field] for field in _FIELDS]
+            wrong = [
+                field
+                for field, value, kind in zip(_FIELDS, values, _TYPES)
+                if type(value) is not kind and type(value) not in _ALSO.get(kind, ())
+            ]
+            if wrong:
+                raise TypeError(f"field {wrong[0]!r} has the wrong type")
+            job_id, task_name, queue, at, max_retries, retries, args, kwargs = values
+            if len(job_id) != 32 or not _HEX.issuperset(job_id):
+                raise ValueError(f"job id {job_id!r} is not 32 hex digits")
+            if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
+                raise ValueError(f"start date {at!r} is out of range")
+            job = cls._create(
+                task_name,
+                queue,
+                float(at),
+                max_retries,
+                tuple(args),
+                kwargs,
+                job_id,
+                retries,
+                status,
             )
-        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise SerializationError(f"not a Spinach job payload: {exc!r}") from exc
         return job
 
@@ -152,13 +231,36 @@ class Job:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):
             return NotImplemented
-        return self.id == other.id
+        return self._id_hex == other._id_hex
 
     def __hash__(self) -> int:
-        return hash(self.id)
+        return hash(self._id_hex)
 
+
+_FIELDS = ("id", "task_name", "queue", "at", "max_retries", "retries", "args", "kwargs")
+_TYPES = (str, str, str, float, int, int, list, dict)
+_ALSO: Dict[type, Tuple[type, ...]] = {
+    float: (int,)
+}  # a start date may come as an int; bools are never numbers here
+# datetime's range (years 1 to 9999), so that Job.at can always be built.
+_MIN_TIMESTAMP, _MAX_TIMESTAMP = -62135596800.0, 253402300799.0
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+# What Job.serialize writes; its head is what has_job_head() recognises.
+_PAYLOAD = (
+    '{"id":"%s","task_name":%s,"queue":%s,"at":%r,"max_retries":%d,"retries":%d,'
+    '"args":%s,"kwargs":%s}'
+)
+_json_string = json.encoder.encode_basestring_ascii
+
+
+def new_job_id() -> str:
+    """A random (version 4) UUID as 32 hex digits, for a new job."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def has_job_head(payload: str | bytes) -> bool:
@@ -188,10 +290,3 @@ def has_job_head(payload: str | bytes) -> bool:
         end += 1
     rest = payload[end + 1 :]
     return rest.startswith(',"queue":"') and rest.find('"', 10) > 10
-
-
-def _typed(data: Dict[str, Any], key: str, kind: type | Tuple[type, ...]) -> Any:
-    value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(f"field {key!r} has the wrong type {type(value).__name__}")
-    return value

@@ -1,25 +1,24 @@
-"""The result notifier: acknowledges finished jobs to the broker, in batches.
+"""Finished jobs on their way back to the broker.
 
-Workers hand over each finished job; the notifier thread sends all the jobs
-waiting at that moment in one broker call.  Under load this batches
-naturally, and an idle worker acknowledges a job as soon as it ends.  A
-failed call is retried with backoff: results are never dropped while the
-engine runs.
+Workers put each finished job here.  The arbiter acknowledges them in the
+same broker call that fetches the next jobs (a finished job always frees a
+slot, so the arbiter is about to fetch anyway): one round trip per cycle
+instead of two, and no acknowledgement waits longer than the arbiter's next
+turn, which the worker triggers as it frees its slot.  When the workers
+stop, :meth:`Results.flush` acknowledges what is left.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
-from typing import List, Optional
+from typing import List
 
 from .brokers.base import Broker
 from .job import Job
-from .utils import start_thread
 
-__all__ = ["ResultNotifier"]
+__all__ = ["MAX_BATCH", "Results"]
 
 logger = logging.getLogger("spinach.worker")
 
@@ -27,22 +26,13 @@ logger = logging.getLogger("spinach.worker")
 MAX_BATCH = 1000
 
 
-class ResultNotifier:
-    """Thread sending job outcomes to the broker.
+class Results:
+    """Finished jobs not acknowledged yet, thread-safe."""
 
-    :arg broker: broker to acknowledge jobs to
-    :arg name: name of the thread
-    :arg give_up_after: seconds to keep retrying once stopping
-    """
-
-    def __init__(self, broker: Broker, name: str, give_up_after: float = 30.0) -> None:
-        self._broker = broker
-        self._give_up_after = give_up_after
-        self._queue: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
+    def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._jobs: List[Job] = []
         self._pending = 0
-        self._stopping = threading.Event()
-        self._thread = start_thread(self._run, name, start=False)
 
     @property
     def pending(self) -> int:
@@ -50,66 +40,55 @@ class ResultNotifier:
         with self._lock:
             return self._pending
 
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
     def put(self, job: Job) -> None:
-        """Queue a finished job for acknowledgement."""
+        """Add a finished job."""
         with self._lock:
+            self._jobs.append(job)
             self._pending += 1
-        self._queue.put(job)
 
-    def stop(self) -> None:
-        """Acknowledge everything queued so far, then stop the thread."""
-        self._stopping.set()
-        self._queue.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+    def take(self, limit: int = MAX_BATCH) -> List[Job]:
+        """Take up to ``limit`` jobs to acknowledge; see :meth:`settled`."""
+        with self._lock:
+            taken = self._jobs[:limit]
+            del self._jobs[:limit]
+            return taken
 
-    def _run(self) -> None:
-        done = False
-        while not (done and self._queue.empty()):
-            batch: List[Job] = []
-            item = self._queue.get()
-            while True:
-                if item is None:
-                    done = True
-                else:
-                    batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._acknowledge(batch)
+    def give_back(self, jobs: List[Job]) -> None:
+        """Return jobs taken but not acknowledged (the broker call failed)."""
+        with self._lock:
+            self._jobs[:0] = jobs
 
-    def _acknowledge(self, batch: List[Job]) -> None:
+    def settled(self, count: int) -> None:
+        """Record that ``count`` taken jobs were acknowledged."""
+        with self._lock:
+            self._pending -= count
+
+    def flush(self, broker: Broker, give_up_after: float = 30.0) -> None:
+        """Acknowledge every job left, retrying with backoff for a while."""
         attempt = 0
         waited = 0.0
         while True:
+            batch = self.take()
+            if not batch:
+                return
             try:
-                self._broker.acknowledge(batch)
-                break
+                broker.acknowledge(batch)
             except Exception as exc:
+                self.give_back(batch)
                 attempt += 1
-                if self._stopping.is_set() and waited >= self._give_up_after:
+                if waited >= give_up_after:
                     logger.error(
                         "Could not acknowledge %d finished jobs (%s); the broker will "
                         "recover them once this worker is found dead",
-                        len(batch),
+                        self.pending,
                         exc,
                     )
-                    break
+                    return
                 delay = min(5.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0)
                 logger.warning(
                     "Could not acknowledge %d jobs (%s), retrying in %.2f s", len(batch), exc, delay
                 )
-                # Pacing a retry, not synchronisation: nothing can make it come sooner.
-                threading.Event().wait(delay)
+                threading.Event().wait(delay)  # pacing a retry, not synchronisation
                 waited += delay
-        with self._lock:
-            self._pending -= len(batch)
-        self._broker.notify()
+                continue
+            self.settled(len(batch))

@@ -23,14 +23,43 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder()
 
 
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# The C encoder, built once (JSONEncoder.encode builds one per call). Values
+# are checked before they are encoded, so no check for cycles is needed.
+_C_ENCODE = (
+    None
+    if json.encoder.c_make_encoder is None  # type: ignore[attr-defined]
+    else json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _unencodable,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        False,
+    )
+)
+
+
 def check_arguments(task_name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
     """Raise :class:`SerializationError` unless args and kwargs are plain JSON."""
-    for index, value in enumerate(args):
-        if type(value) not in _SCALARS:
-            _check(value, f"args[{index}]", task_name)
-    for key, value in kwargs.items():
-        if type(value) not in _SCALARS:
-            _check(value, f"kwargs[{key!r}]", task_name)
+    try:
+        for index, value in enumerate(args):
+            if type(value) not in _SCALARS:
+                _check(value, f"args[{index}]", task_name)
+        for key, value in kwargs.items():
+            if type(value) not in _SCALARS:
+                _check(value, f"kwargs[{key!r}]", task_name)
+    except RecursionError:
+        raise SerializationError(
+            f"cannot schedule task {task_name!r}: its arguments nest too deeply "
+            "(or contain themselves) to be sent as JSON"
+        ) from None
 
 
 def _check(value: Any, path: str, task_name: str) -> None:
@@ -76,7 +105,9 @@ def _fail(task_name: str, path: str, reason: str) -> None:
 
 def dumps(value: Any) -> str:
     """Encode a JSON value compactly; the value must already be checked."""
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:  # pragma: no cover - Pythons without the C accelerator
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def loads(payload: str | bytes) -> Any:

@@ -12,10 +12,12 @@ from typing import (
     Any,
     Callable,
     Dict,
+    FrozenSet,
     Iterator,
     List,
     NamedTuple,
     Optional,
+    Tuple,
     Type,
     Union,
 )
@@ -49,6 +51,8 @@ DEFAULT_QUEUE = "spinach"
 
 # Printable ASCII but the characters that need escaping in JSON (" and \)
 # and the Redis Cluster hash tag braces: names go verbatim into keys.
+_NO_NAMES: FrozenSet[str] = frozenset()
+
 _NAME_RE = re.compile(r"[!#-\[\]-z|~]{1,200}")
 
 
@@ -81,6 +85,7 @@ class Task:
     """
 
     __slots__ = (
+        "_checked",
         "_signature",
         "func",
         "is_async",
@@ -111,17 +116,26 @@ class Task:
             self._signature: Optional[inspect.Signature] = inspect.signature(func)
         except (TypeError, ValueError):  # some builtins have no signature
             self._signature = None
+        # Whether arguments bind depends only on how many positional ones there
+        # are and on the keyword names: cache the verdict ("" when they do).
+        self._checked: Dict[Tuple[int, FrozenSet[str]], str] = {}
 
     def check_arguments(self, args: tuple, kwargs: Dict[str, Any]) -> None:  # type: ignore[type-arg]
         """Raise :class:`InvalidJobSignatureError` if the task cannot take these arguments."""
         if self._signature is None:
             return
-        try:
-            self._signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidJobSignatureError(
-                f"invalid arguments for task {self.name!r}{self._signature}: {exc}"
-            ) from None
+        shape = (len(args), frozenset(kwargs) if kwargs else _NO_NAMES)
+        error = self._checked.get(shape)
+        if error is None:
+            try:
+                self._signature.bind(*args, **kwargs)
+                error = ""
+            except TypeError as exc:
+                error = f"invalid arguments for task {self.name!r}{self._signature}: {exc}"
+            if len(self._checked) < 256:
+                self._checked[shape] = error
+        if error:
+            raise InvalidJobSignatureError(error)
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue} max_retries={self.max_retries}>"

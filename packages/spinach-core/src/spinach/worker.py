@@ -34,6 +34,8 @@ class BaseWorkers(ABC):
     :arg namespace: namespace of the Engine, used for signals and names
     :arg runner: runs one job and sets its outcome
     :arg on_job_done: called with each finished job, from the worker
+    :arg on_slot_freed: called when a worker is free again, after
+        ``on_job_done``
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class BaseWorkers(ABC):
         namespace: str,
         runner: JobRunner,
         on_job_done: Callable[[Job], None],
+        on_slot_freed: Callable[[], None] = lambda: None,
     ) -> None:
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise WorkersError(f"the number of workers must be an int of 1 or more, not {number!r}")
@@ -49,6 +52,7 @@ class BaseWorkers(ABC):
         self.namespace = namespace
         self._runner = runner
         self._on_job_done = on_job_done
+        self._on_slot_freed = on_slot_freed
         self._lock = threading.Lock()
         self._in_flight = 0
         self._stopping = False
@@ -92,12 +96,14 @@ class BaseWorkers(ABC):
 
     def _job_done(self, job: Job) -> None:
         # Report before freeing the slot, so that the engine never sees the
-        # pool idle while a result is not yet on its way to the broker.
+        # pool idle while a result is not yet on its way to the broker; then
+        # say the slot is free, so that the arbiter fetches for it.
         try:
             self._on_job_done(job)
         finally:
             with self._lock:
                 self._in_flight -= 1
+            self._on_slot_freed()
 
     def _begin_stop(self) -> None:
         """From now on, jobs reaching a worker are kept aside, not run."""
@@ -122,8 +128,9 @@ class ThreadWorkers(BaseWorkers):
         namespace: str,
         runner: JobRunner,
         on_job_done: Callable[[Job], None],
+        on_slot_freed: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(number, namespace, runner, on_job_done)
+        super().__init__(number, namespace, runner, on_job_done, on_slot_freed)
         self._queue: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
         self._threads = [
             start_thread(self._work, self.worker_name(i)) for i in range(1, number + 1)
@@ -178,8 +185,9 @@ class AsyncioWorkers(BaseWorkers):
         namespace: str,
         runner: JobRunner,
         on_job_done: Callable[[Job], None],
+        on_slot_freed: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(number, namespace, runner, on_job_done)
+        super().__init__(number, namespace, runner, on_job_done, on_slot_freed)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._jobs: Optional[asyncio.Queue[Optional[Job]]] = None

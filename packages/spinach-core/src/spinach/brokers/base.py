@@ -177,6 +177,18 @@ class Broker(ABC):
         worker) are enqueued again with their new ``at`` and ``retries``.
         """
 
+    def acknowledge_and_fetch(
+        self, finished: Sequence[Job], queue: str, max_jobs: int
+    ) -> List[Job]:
+        """Acknowledge ``finished`` jobs, then fetch up to ``max_jobs`` (0: none).
+
+        A worker's whole cycle: brokers with round trips do it in one.  Same
+        guarantees as :meth:`acknowledge` followed by :meth:`get_jobs_from_queue`.
+        """
+        if finished:
+            self.acknowledge(finished)
+        return self.get_jobs_from_queue(queue, max_jobs) if max_jobs > 0 else []
+
     @abstractmethod
     def move_future_jobs(self) -> Optional[float]:
         """Queue the future jobs and periodic tasks now due.

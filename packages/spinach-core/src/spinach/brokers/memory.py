@@ -211,7 +211,7 @@ class MemoryBroker(Broker):
                         space.parked.setdefault(name, {}).setdefault(queue, deque()).append(payload)
                         continue
                     space.current_concurrency[name] = current + 1
-                running[job.id.hex] = (limit is not None, payload)
+                running[job.id_hex] = (limit is not None, payload)
                 jobs.append(job)
         return jobs
 
@@ -260,7 +260,7 @@ class MemoryBroker(Broker):
             now = self.clock.time()
             running = space.running.get(self.id, {})
             for job in jobs:
-                entry = running.pop(job.id.hex, None)
+                entry = running.pop(job.id_hex, None)
                 if entry is None:
                     continue  # recovered by another worker meanwhile
                 if entry[0]:

@@ -87,7 +87,7 @@ class RedisBroker(Broker):
             raise ValueError("connection_attempts must be 1 or more")
         self._redis = redis if redis is not None else _default_client()
         self._attempts = connection_attempts
-        self._scripts = Scripts()
+        self._scripts = Scripts(self._redis)
         self._keys: Optional[Keys] = None
         self._sequence = itertools.count(1)
         self._held: Set[str] = set()  # ids of the jobs this broker handed out
@@ -173,6 +173,7 @@ class RedisBroker(Broker):
         if self._subscriber is not None:
             self._subscriber.stop()
             self._subscriber = None
+        self._scripts.close()
         keys = self.keys
         try:
             if not self._redis.hlen(keys.running(self.id)):
@@ -261,6 +262,31 @@ class RedisBroker(Broker):
             [keys.queue(queue), keys.running(self.id)],
             [keys.prefix, max_jobs, queue, max(100, 10 * max_jobs)],
         )
+        return self._fetched(result, queue)
+
+    def acknowledge_and_fetch(
+        self, finished: Sequence[Job], queue: str, max_jobs: int
+    ) -> List[Job]:
+        """Acknowledge finished jobs and fetch new ones in one call.
+
+        See :meth:`Broker.acknowledge_and_fetch`.
+        """
+        if not finished:
+            return self.get_jobs_from_queue(queue, max_jobs) if max_jobs > 0 else []
+        keys = self.keys
+        args: List[Any] = [keys.prefix, max_jobs, queue, max(100, 10 * max_jobs)]
+        args += self._outcomes(finished)
+        result = self._run(
+            "acknowledge and fetch jobs",
+            "exchange",
+            [keys.queue(queue), keys.running(self.id), keys.future],
+            args,
+        )
+        self._release_held(finished)
+        return self._fetched(result, queue)
+
+    def _fetched(self, result: List[Any], queue: str) -> List[Job]:
+        """Jobs out of a fetch reply {rejected count, payloads...}."""
         if result[0]:
             self._log_rejected(int(result[0]), f"queue {queue!r}")
         jobs = []
@@ -270,8 +296,12 @@ class RedisBroker(Broker):
             except SerializationError as exc:
                 self._reject_running(payload, exc)
         with self._held_lock:
-            self._held.update(job.id.hex for job in jobs)
+            self._held.update(job.id_hex for job in jobs)
         return jobs
+
+    def _release_held(self, jobs: Sequence[Job]) -> None:
+        with self._held_lock:
+            self._held.difference_update(job.id_hex for job in jobs)
 
     def _log_rejected(self, count: int, where: str) -> None:
         logger.error(
@@ -305,22 +335,26 @@ class RedisBroker(Broker):
         if not jobs:
             return
         keys = self.keys
+        args: List[Any] = [keys.prefix, *self._outcomes(jobs)]
+        self._run("acknowledge jobs", "ack", [keys.running(self.id), keys.future], args)
+        self._release_held(jobs)
+
+    def _outcomes(self, jobs: Sequence[Job]) -> List[Any]:
+        """(job id, outcome, target, payload) of each finished job, for the scripts."""
         now = self.clock.time()
-        args: List[Any] = [keys.prefix]
+        args: List[Any] = []
         for job in jobs:
             if job.status in (JobStatus.WAITING, JobStatus.QUEUED):
                 at = job.at_timestamp
                 if at <= now:
                     job.status = JobStatus.QUEUED
-                    args += (job.id.hex, "q", job.queue, job.serialize())
+                    args += (job.id_hex, "q", job.queue, job.serialize())
                 else:
                     job.status = JobStatus.WAITING
-                    args += (job.id.hex, "f", repr(at), job.serialize())
+                    args += (job.id_hex, "f", repr(at), job.serialize())
             else:
-                args += (job.id.hex, "d", "", "")
-        self._run("acknowledge jobs", "ack", [keys.running(self.id), keys.future], args)
-        with self._held_lock:
-            self._held.difference_update(job.id.hex for job in jobs)
+                args += (job.id_hex, "d", "", "")
+        return args
 
     def move_future_jobs(self) -> Optional[float]:
         """Queue due jobs and periodic tasks; see :meth:`Broker.move_future_jobs`."""
@@ -367,7 +401,7 @@ class RedisBroker(Broker):
             except SerializationError as exc:
                 self._reject_running(payload, exc)
                 continue
-            adopted_ids.add(job.id.hex)
+            adopted_ids.add(job.id_hex)
             if job.retryable:
                 job.retries += 1
                 job.at = from_timestamp(now)
@@ -379,7 +413,7 @@ class RedisBroker(Broker):
         if not settle:
             return []
         with self._held_lock:
-            self._held.update(job.id.hex for job in settle)
+            self._held.update(job.id_hex for job in settle)
         self._unsettled = settle
         self.acknowledge(settle)
         self._unsettled = []

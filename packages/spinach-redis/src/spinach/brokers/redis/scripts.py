@@ -1,17 +1,39 @@
-"""The Lua scripts of the broker, shipped as package data.
+"""The Lua scripts of the broker, shipped as package data, and how they run.
 
 Each script is ``scripts/_common.lua`` followed by its own file.  Scripts run
 with EVALSHA; when the server does not know a script (after a restart, a
 failover, or on a new cluster node) it runs once with EVAL, which caches it.
+
+Every job goes through a script call, so the call itself is a hot path.  On
+a plain ``redis.Redis`` client, scripts run on connections the runner keeps
+for itself, made with the client's own connection settings (address, TLS,
+credentials, protocol): this skips the per-command layers of the client
+(retries, which the broker does itself with idempotency; instrumentation;
+pool bookkeeping), which cost more than the round trip on a local server.
+Other clients (``RedisCluster``, which routes each call by key) are called
+through their public API.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from importlib import resources
-from typing import Any, Dict, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from redis.exceptions import NoScriptError
+import redis
+from redis.exceptions import NoScriptError, ResponseError
+
+_hiredis_pack: Optional[Callable[[Tuple[Any, ...]], bytes]]
+try:  # the C packer of the `hiredis` extra, when installed
+    from hiredis import (  # type: ignore[import-not-found,unused-ignore]
+        pack_command as _hiredis_pack_command,
+    )
+
+    _hiredis_pack = _hiredis_pack_command
+except ImportError:  # pragma: no cover - depends on the environment
+    _hiredis_pack = None
 
 __all__ = ["SCRIPT_NAMES", "Scripts"]
 
@@ -19,6 +41,7 @@ SCRIPT_NAMES = (
     "ack",
     "adopt_dead",
     "enqueue",
+    "exchange",
     "fetch",
     "move_future",
     "register_periodic",
@@ -27,24 +50,122 @@ SCRIPT_NAMES = (
 )
 
 
-class Scripts:
-    """Loads the scripts once and runs them by name."""
+def _load_sources() -> Dict[str, str]:
+    folder = resources.files(__package__).joinpath("scripts")
+    common = folder.joinpath("_common.lua").read_text("utf-8")
+    return {
+        name: common + "\n" + folder.joinpath(f"{name}.lua").read_text("utf-8")
+        for name in SCRIPT_NAMES
+    }
 
-    def __init__(self) -> None:
-        folder = resources.files(__package__).joinpath("scripts")
-        common = folder.joinpath("_common.lua").read_text("utf-8")
-        self.sources: Dict[str, str] = {
-            name: common + "\n" + folder.joinpath(f"{name}.lua").read_text("utf-8")
-            for name in SCRIPT_NAMES
-        }
+
+class Scripts:
+    """Runs the broker's scripts by name on one Redis client."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.sources = _load_sources()
         self.shas = {
             name: hashlib.sha1(source.encode("utf-8")).hexdigest()
             for name, source in self.sources.items()
         }
+        self._client = client
+        self._connections = _Connections.for_client(client) if client is not None else None
 
     def run(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a script with EVALSHA, falling back to EVAL if the server lacks it."""
+        if self._connections is not None and client is self._client:
+            return self._connections.run(
+                self.shas[name], self.sources[name], len(keys), [*keys, *args]
+            )
         try:
             return client.evalsha(self.shas[name], len(keys), *keys, *args)
         except NoScriptError:
             return client.eval(self.sources[name], len(keys), *keys, *args)
+
+    def close(self) -> None:
+        """Close the connections kept for scripts."""
+        if self._connections is not None:
+            self._connections.close()
+
+
+class _Connections:
+    """A LIFO of connections made with a client's settings, safe across fork()."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._idle: List[Any] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @classmethod
+    def for_client(cls, client: Any) -> _Connections | None:
+        pool = getattr(client, "connection_pool", None)
+        if (
+            type(client) is not redis.Redis
+            or getattr(client, "connection", None) is not None  # single connection client
+            or not hasattr(pool, "connection_class")
+            or not isinstance(getattr(pool, "connection_kwargs", None), dict)
+        ):
+            return None
+        return cls(pool)
+
+    def _acquire(self) -> Any:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's sockets are not ours
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self._pool.connection_class(**self._pool.connection_kwargs)
+
+    def _release(self, connection: Any) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                self._idle.append(connection)
+
+    def run(self, sha: str, source: str, numkeys: int, keys_and_args: List[Any]) -> Any:
+        connection = self._acquire()
+        try:
+            connection.send_packed_command([_pack(b"EVALSHA", sha, numkeys, keys_and_args)])
+            try:
+                reply = connection.read_response()
+            except NoScriptError:
+                connection.send_packed_command([_pack(b"EVAL", source, numkeys, keys_and_args)])
+                reply = connection.read_response()
+        except ResponseError:
+            self._release(connection)  # a complete reply: the connection is sound
+            raise
+        except BaseException:
+            connection.disconnect()  # unknown protocol state: reconnect on next use
+            self._release(connection)
+            raise
+        self._release(connection)
+        return reply
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.disconnect()
+
+
+def _pack(command: bytes, script: str, numkeys: int, values: List[Any]) -> bytes:
+    """The RESP request of a script call; values are str, bytes, int or float.
+
+    Keys, names and payloads are ASCII (names are validated, payloads are
+    JSON with non-ASCII escaped), so UTF-8 is the encoding of every client.
+    """
+    if _hiredis_pack is not None:
+        packed: bytes = _hiredis_pack((command, script, numkeys, *values))
+        return packed
+    parts = [b"*%d\r\n$%d\r\n%s\r\n" % (len(values) + 3, len(command), command)]
+    for value in (script, numkeys, *values):
+        if isinstance(value, bytes):
+            data = value
+        elif isinstance(value, str):
+            data = value.encode()
+        elif isinstance(value, float):
+            data = repr(value).encode()
+        else:
+            data = b"%d" % value
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)

@@ -90,3 +90,115 @@ local function release(task)
   end
   unpark(task)
 end
+
+-- Record the outcome of finished jobs, given in ARGV[first..last] as
+-- (job id, outcome, target, payload) quadruples; idempotent.
+--   outcome 'd': done (succeeded or failed), forget it
+--   outcome 'q': enqueue payload again in queue <target>
+--   outcome 'f': enqueue payload again for timestamp <target>
+-- A job no longer running here (recovered meanwhile as if this worker were
+-- dead) is left alone. Returns how many were still running here.
+local function acknowledge(running_key, future_key, first, last)
+  local ids = {}
+  for i = first, last, 4 do ids[#ids + 1] = ARGV[i] end
+  if #ids == 0 then return 0 end
+  local held = redis.call('HMGET', running_key, unpack(ids))
+  redis.call('HDEL', running_key, unpack(ids))
+  local queues, order, future = {}, {}, {}
+  local n, settled = 0, 0
+  for i = first, last, 4 do
+    n = n + 1
+    local entry = held[n]
+    if entry then
+      settled = settled + 1
+      if string.sub(entry, 1, 1) == '1' then
+        local _, task = parse_head(string.sub(entry, 2))
+        release(task)
+      end
+      local outcome, target, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+      if outcome == 'q' then
+        local list = queues[target]
+        if not list then
+          list = {}
+          queues[target] = list
+          order[#order + 1] = target
+        end
+        list[#list + 1] = payload
+      elseif outcome == 'f' then
+        future[#future + 1] = target
+        future[#future + 1] = payload
+      end
+    end
+  end
+  for _, name in ipairs(order) do
+    chunked('RPUSH', P .. 'queue:' .. name, queues[name])
+    note('q:' .. name)
+  end
+  if #future > 0 then
+    chunked('ZADD', future_key, future)
+    note('f')
+  end
+  return settled
+end
+
+-- Take up to `want` runnable jobs from a queue and record them as running
+-- here, looking at `budget` payloads at most. Jobs over their task's
+-- concurrency limit are parked, not skipped over, so the next call does not
+-- look at them again. Unreadable payloads are set aside in the rejected
+-- list. Returns {rejected count, payloads...}.
+local function fetch(queue_key, running_key, want, queue, budget)
+  local limited = redis.call('EXISTS', P .. 'max_concurrency') == 1
+  local maxes, currents, changed = {}, {}, {}
+  local out, fields, rejected = {}, {}, 0
+  while #out < want and budget > 0 do
+    local batch = redis.call('LPOP', queue_key, math.min(want - #out, budget))
+    if not batch then break end
+    budget = budget - #batch
+    for _, payload in ipairs(batch) do
+      local id, task = parse_head(payload)
+      if not id then
+        redis.call('RPUSH', P .. 'rejected', payload)
+        rejected = rejected + 1
+      else
+        local flag = '0'
+        if limited then
+          local max = maxes[task]
+          if max == nil then
+            max = tonumber(redis.call('HGET', P .. 'max_concurrency', task)) or false
+            maxes[task] = max
+          end
+          if max then
+            local current = currents[task]
+            if current == nil then
+              current = tonumber(redis.call('HGET', P .. 'current_concurrency', task) or '0')
+            end
+            if current >= max then
+              redis.call('RPUSH', P .. 'parked:' .. task, payload)
+              redis.call('HINCRBY', P .. 'parked_count', queue, 1)
+              flag = nil
+            else
+              current = current + 1
+              changed[task] = true
+              flag = '1'
+            end
+            currents[task] = current
+          end
+        end
+        if flag then
+          fields[#fields + 1] = id
+          fields[#fields + 1] = flag .. payload
+          out[#out + 1] = payload
+        end
+      end
+    end
+  end
+  for task in pairs(changed) do
+    redis.call('HSET', P .. 'current_concurrency', task, currents[task])
+  end
+  if #fields > 0 then chunked('HSET', running_key, fields) end
+  if budget <= 0 and redis.call('LLEN', queue_key) > 0 then
+    note('q:' .. queue)  -- looked at enough for one call: wake workers for more
+  end
+  table.insert(out, 1, rejected)
+  return out
+end
