@@ -244,6 +244,14 @@ def test_redis_conf(tmp_path):
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=port).ping()
+        worker = redis.Redis(port=port, username="spinach", password="another-long-random-password")
+        assert worker.ping()
+        worker.set("{myapp}:a-key", "1")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            worker.set("{other}:a-key", "1")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            worker.flushall()
+        worker.close()
         client.close()
     finally:
         server.terminate()
