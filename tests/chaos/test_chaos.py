@@ -23,3 +23,5 @@ def test_chaos_short_run():
     for fault in ("SIGKILL a worker", "SIGTERM a worker", "CLIENT KILL every connection",
                   "CLIENT PAUSE 400 ms", "Redis crash and restart (AOF)"):  # fmt: skip
         assert f"fault  {fault}: 1" in out, out
+    # The kill hit a retryable and a non-retryable job in flight.
+    assert "1 retryable, ran again: 1; 1 non-retryable, failed with JobLostError: 1" in out, out

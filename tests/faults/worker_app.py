@@ -13,9 +13,12 @@ The process prints "ready" once its workers run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import random
 import sys
+import time
 from datetime import timedelta
 
 import redis
@@ -43,6 +46,12 @@ def main() -> None:
         help="period in seconds of a periodic task 'tick_<period>'",
     )
     parser.add_argument("--max-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--work-ms",
+        type=float,
+        default=0.0,
+        help="record tasks spend up to this long working (uniformly drawn)",
+    )
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -76,12 +85,17 @@ def main() -> None:
         hold_until_released(token)
         write("end", "hold_once", token)
 
+    def work_time() -> float:
+        return random.uniform(0, args.work_ms / 1000)
+
     @tasks.task(name="record", max_retries=20)
     def record(n: int) -> None:
+        time.sleep(work_time())  # stands for the job's work, not a synchronisation
         write("run", "record", n)
 
     @tasks.task(name="record_once", max_retries=0)
     def record_once(n: int) -> None:
+        time.sleep(work_time())
         write("run", "record_once", n)
 
     @tasks.task(name="limited", max_retries=20, max_concurrency=args.max_concurrency)
@@ -92,6 +106,7 @@ def main() -> None:
 
     @tasks.task(name="arecord", max_retries=20)
     async def arecord(n: int) -> None:
+        await asyncio.sleep(work_time())
         write("run", "arecord", n)
 
     for period in args.periodic:
@@ -104,6 +119,9 @@ def main() -> None:
 
     @signals.job_started.connect_via(args.namespace)
     def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        if job.at_timestamp > time.time() + 0.001:  # 1 ms for the rounding of datetimes
+            token = job.task_args[0] if job.task_args else "-"
+            write("early", job.task_name, token)
         if job.task_name.startswith("tick_"):
             write("slot", job.task_name, f"{job.at_timestamp:.6f}")
 

@@ -12,9 +12,17 @@ server, which faults never touch.  At the end the ledger is checked:
 - every retryable job ran at least once;
 - no non-retryable job ran twice (one lost with a killed worker is reported
   failed with JobLostError instead);
+- no job started before its date;
 - no concurrency limit was exceeded;
 - the periodic task ran about once per period, never twice for one period;
 - every worker that was not killed is still alive.
+
+Jobs are scheduled at a steady pace and spend a few milliseconds working,
+so that faults hit work in flight.  Each SIGKILL is aimed: the harness
+schedules a retryable and a non-retryable job that wait on a gate, and kills
+the worker running the non-retryable one once both have started, so every
+kill proves that a lost retryable job runs again and a lost non-retryable
+one never does.
 
 It prints those figures and exits with 1 on any violation.  ``--short`` runs
 a few thousand jobs with one fault of each kind, for CI.
@@ -77,6 +85,9 @@ class Chaos:
         self.logs.mkdir()
         self.workers: list[Worker] = []
         self.run = Run()
+        self.fault_engine: Any = None
+        self.killed_pids: set[int] = set()
+        self.violations: list[str] = []
 
     # -- workers -------------------------------------------------------------
 
@@ -86,6 +97,7 @@ class Chaos:
                 "--ledger", self.key, "--threshold", str(THRESHOLD),
                 "--periodic", str(PERIOD), "--max-concurrency", str(LIMIT)]  # fmt: skip
         args += ["--asyncio", "--threads", "64"] if kind == "asyncio" else ["--threads", "4"]
+        args += ["--work-ms", str(self.args.work_ms)]
         log = open(self.logs / f"worker{len(self.workers)}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         assert process.stdout is not None
@@ -106,22 +118,27 @@ class Chaos:
         from spinach.brokers.redis import RedisBroker
 
         tasks = Tasks()
-        for name, retries in (("record", 20), ("record_once", 0), ("arecord", 20)):
+        for name, retries in (("record", 20), ("record_once", 0), ("arecord", 20),
+                              ("hold", 3), ("hold_once", 0)):  # fmt: skip
             tasks.add(lambda n: None, name=name, max_retries=retries)
         tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=LIMIT)
         spin = Engine(RedisBroker.from_url(self.server.url), namespace=self.namespace)
         spin.attach_tasks(tasks)
         return spin
 
-    def schedule(self, total: int) -> None:
+    def schedule(self, total: int, stop: threading.Event) -> None:
+        """Schedule ``total`` jobs in batches of 100, spread over the run."""
         from spinach import Batch
 
         spin = self.engine()
         kinds = ["record"] * 6 + ["record_once"] * 2 + ["limited", "arecord"]
         numbers = list(range(total))
-        for start in range(0, total, 500):
+        pause = self.args.schedule_over / max(1, total // 100)
+        for start in range(0, total, 100):
+            if start and stop.wait(pause):
+                return
             batch = Batch()
-            for n in numbers[start : start + 500]:
+            for n in numbers[start : start + 100]:
                 task = kinds[n % len(kinds)]
                 if n % 7 == 0:  # a future job, due within the next seconds
                     delay = timedelta(seconds=self.random.uniform(0.5, self.args.future_spread))
@@ -130,22 +147,48 @@ class Chaos:
                     batch.schedule(task, n)
                 self.run.scheduled[task].add(n)
             spin.schedule_batch(batch)
-            if start % 2000 == 0:
+            if start % 1000 == 0:
                 spin.schedule("record", total + start)  # some one by one too
                 self.run.scheduled["record"].add(total + start)
 
     # -- faults --------------------------------------------------------------
 
     def sigkill(self) -> None:
+        """Kill the workers running two held jobs, then open the gates."""
         live = self.live_workers()
         if len(live) <= 2:
             return
-        victim = self.random.choice(live)
-        victim.process.kill()
-        victim.process.wait()
-        victim.killed_at = time.monotonic()
+        if self.fault_engine is None:
+            self.fault_engine = self.engine()
+        token = self.run.faults["SIGKILL a worker"] + 1
+        events = f"{self.key}:events"
+        self.ledger.delete(events)
+        for task in ("hold", "hold_once"):
+            self.fault_engine.schedule(task, token)
+            self.run.scheduled[task].add(token)
+        started: dict[str, int] = {}
+        deadline = time.monotonic() + 30
+        while len(started) < 2 and time.monotonic() < deadline:
+            popped = self.ledger.blpop([events], timeout=max(0.1, deadline - time.monotonic()))
+            if popped:
+                event, task, n, pid = popped[1].decode().split()
+                if event == "start" and n == str(token):
+                    started[task] = int(pid)
+        if len(started) < 2:
+            self.violations.append(f"held jobs {token} did not start within 30 s")
+            victims = [self.random.choice(live)]
+        else:  # one worker, or two when the held jobs started on different ones
+            victims = [w for w in live if w.process.pid in started.values()]
+        for victim in victims:
+            victim.process.kill()
+            victim.process.wait()
+            victim.killed_at = time.monotonic()
+            self.killed_pids.add(victim.process.pid)
+        for _ in range(5):  # enough for every run of the held jobs
+            self.ledger.rpush(f"{self.key}:gate:{token}", "go")
         self.run.faults["SIGKILL a worker"] += 1
-        self.start_worker(victim.kind)
+        for victim in victims:
+            self.start_worker(victim.kind)
 
     def sigterm(self) -> None:
         live = self.live_workers()
@@ -179,6 +222,7 @@ class Chaos:
     def done(self, records: list[str]) -> bool:
         ran = _events(records, "run")
         ended = ran | _events(records, "failed:JobLostError") | _events(records, "exit")
+        ended |= _events(records, "end")
         for task, numbers in self.run.scheduled.items():
             seen = {n for t, n in ended if t == task}
             if not numbers <= seen:
@@ -191,19 +235,20 @@ class Chaos:
             self.start_worker("asyncio" if i % 2 else "threads")
         errors: list[BaseException] = []
 
+        stop = threading.Event()
+
         def schedule() -> None:
             try:
-                self.schedule(args.jobs)
+                self.schedule(args.jobs, stop)
             except BaseException as exc:  # reported as a violation below
                 errors.append(exc)
 
-        scheduler = threading.Thread(target=schedule)
+        scheduler = threading.Thread(target=schedule, name="chaos-scheduler")
         scheduler.start()
         faults = [self.sigkill, self.client_kill, self.client_pause, self.sigterm]
         restarted = False
         deadline = time.monotonic() + args.time_limit
         rounds = 0
-        stop = threading.Event()
         while time.monotonic() < deadline:
             if stop.wait(args.fault_every):  # pacing the faults
                 break
@@ -215,16 +260,39 @@ class Chaos:
                 restarted = True
             if not scheduler.is_alive() and self.done(self.records()):
                 break
+        stop.set()
         scheduler.join()
+        if self.fault_engine is not None:
+            self.fault_engine.broker.stop()
         self.scheduling_errors = errors
         return self.report(self.records())
 
     def report(self, records: list[str]) -> int:
         elapsed = time.monotonic() - self.run.started
-        violations = []
+        violations = list(self.violations)
         ran = [(t, n) for t, n in _pairs(records, "run")]
         counts = Counter(ran)
         lost = _events(records, "failed:JobLostError")
+        if not self.done(records):
+            violations.append(f"jobs still unfinished after {elapsed:.0f} s (see below)")
+
+        starts = Counter(_pairs(records, "start"))
+        ends = _events(records, "end")
+        pid_of = {(t, n): pid for t, n, pid in _triples(records, "start")}
+        held = self.run.scheduled["hold"]
+        held_unfinished = sorted(n for n in held if ("hold", n) not in ends)
+        if held_unfinished:
+            violations.append(f"held retryable jobs never finished: {held_unfinished}")
+        held_rerun = sum(1 for n in held if starts[("hold", n)] > 1)
+        for n in self.run.scheduled["hold_once"]:
+            job = ("hold_once", n)
+            if starts[job] != 1:
+                violations.append(f"held non-retryable job {n} started {starts[job]} times")
+            elif pid_of[job] in self.killed_pids and (job not in lost or job in ends):
+                violations.append(f"held non-retryable job {n} of a killed worker not failed")
+        early = sorted(set(_pairs(records, "early")))
+        if early:
+            violations.append(f"{len(early)} jobs started before their date, e.g. {early[:5]}")
 
         retryable = {("record", n) for n in self.run.scheduled["record"]}
         retryable |= {("arecord", n) for n in self.run.scheduled["arecord"]}
@@ -274,6 +342,13 @@ class Chaos:
         print(f"  non-retryable jobs: {len(once)}, ran twice: {len(twice)}, "
               f"lost with a killed worker (failed, JobLostError): "
               f"{sum(1 for n in once if ('record_once', n) in lost)}")  # fmt: skip
+        held_once = self.run.scheduled["hold_once"]
+        held_lost = sum(1 for n in held_once if ("hold_once", n) in lost)
+        held_twice = sum(1 for n in held_once if starts[("hold_once", n)] > 1)
+        print(f"  SIGKILLed while running a held job: {len(held)} retryable, ran again: "
+              f"{held_rerun}; {len(held_once)} non-retryable, failed with JobLostError: "
+              f"{held_lost}, started twice: {held_twice}")  # fmt: skip
+        print(f"  jobs started before their date: {len(early)}")
         print(f"  limited jobs: {len(self.run.scheduled['limited'])}, peak concurrency: "
               f"{peak} (limit {LIMIT})")  # fmt: skip
         print(f"  periodic task: {len(set(slots))} runs in {periods:.0f} periods, "
@@ -326,6 +401,16 @@ def _pairs(records: list[str], event: str) -> list[tuple[str, int]]:
     return pairs
 
 
+def _triples(records: list[str], event: str) -> list[tuple[str, int, int]]:
+    """(task, token, pid) of the records of ``event``."""
+    triples = []
+    for record in records:
+        parts = record.split()
+        if len(parts) == 4 and parts[0] == event and parts[2].isdigit():
+            triples.append((parts[1], int(parts[2]), int(parts[3])))
+    return triples
+
+
 def _events(records: list[str], event: str) -> set[tuple[str, int]]:
     return set(_pairs(records, event))
 
@@ -343,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     args.time_limit = args.time_limit or (120 if args.short else 600)
     args.fault_every = args.fault_every or (1.0 if args.short else 2.0)
     args.future_spread = 4.0 if args.short else 15.0
+    args.schedule_over = 4.0 if args.short else 90.0
+    args.work_ms = 10.0
     with tempfile.TemporaryDirectory(prefix="spinach-chaos-") as workdir:
         chaos = Chaos(args, Path(workdir))
         try:
