@@ -330,6 +330,10 @@ class Chaos:
         dead = [w for w in self.live_workers() if w.process.poll() is not None]
         if dead:
             violations.append(f"{len(dead)} workers that were not killed died")
+        stopped = [w for w in self.workers if w.stopped]
+        unclean = [w for w in stopped if _exit_code(w.process) != 0]
+        if unclean:
+            violations.append(f"{len(unclean)} workers stopped with SIGTERM did not exit cleanly")
 
         total = sum(len(v) for v in self.run.scheduled.values())
         print(f"chaos: {total} jobs, {len(self.workers)} worker processes started, "
@@ -354,7 +358,9 @@ class Chaos:
         print(f"  periodic task: {len(set(slots))} runs in {periods:.0f} periods, "
               f"{len(duplicate_slots)} periods run twice")  # fmt: skip
         print(f"  workers alive that were not killed: "
-              f"{sum(1 for w in self.live_workers() if w.process.poll() is None)}")  # fmt: skip
+              f"{sum(1 for w in self.live_workers() if w.process.poll() is None)}, "
+              f"stopped with SIGTERM and exited cleanly: "
+              f"{len(stopped) - len(unclean)} of {len(stopped)}")  # fmt: skip
         for violation in violations:
             print(f"  VIOLATION: {violation}")
         print("chaos: OK" if not violations else f"chaos: {len(violations)} violations")
@@ -399,6 +405,14 @@ def _pairs(records: list[str], event: str) -> list[tuple[str, int]]:
         if len(parts) == 4 and parts[0] == event and parts[2].lstrip("-").isdigit():
             pairs.append((parts[1], int(parts[2])))
     return pairs
+
+
+def _exit_code(process: subprocess.Popen[str]) -> int | None:
+    """The exit code of a worker asked to stop, once it has finished its jobs."""
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _triples(records: list[str], event: str) -> list[tuple[str, int, int]]:
