@@ -45,7 +45,13 @@ def test_lua_scripts_are_the_static_package_files():
     common = folder.joinpath("_common.lua").read_text()
     for name in SCRIPT_NAMES:
         body = folder.joinpath(f"{name}.lua").read_text()
-        assert scripts.sources[name] == common + "\n" + body
+        source = scripts.sources[name]
+        assert source.endswith("\n" + body)
+        # The prelude is paragraphs of _common.lua, verbatim and in order.
+        paragraphs = iter(common.split("\n\n"))
+        prelude = source[: -len(body) - 1].split("\n\n")
+        assert all(paragraph in paragraphs for paragraph in prelude), name
+        assert prelude[0] == common.split("\n\n")[0]
         # Values come in ARGV, never as script text: no dynamic Lua code.
         for forbidden in ("loadstring", "load(", "dofile", "setfenv"):
             assert forbidden not in body and forbidden not in common

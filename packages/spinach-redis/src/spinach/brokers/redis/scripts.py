@@ -1,6 +1,7 @@
 """The Lua scripts of the broker, shipped as package data, and how they run.
 
-Each script is ``scripts/_common.lua`` followed by its own file.  Scripts run
+Each script is the paragraphs of ``scripts/_common.lua`` it uses
+(:func:`prelude_for`) followed by its own file.  Scripts run
 with EVALSHA; when the server does not know a script (after a restart, a
 failover, or on a new cluster node) it runs once with EVAL, which caches it.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -53,10 +55,36 @@ SCRIPT_NAMES = (
 def _load_sources() -> Dict[str, str]:
     folder = resources.files(__package__).joinpath("scripts")
     common = folder.joinpath("_common.lua").read_text("utf-8")
-    return {
-        name: common + "\n" + folder.joinpath(f"{name}.lua").read_text("utf-8")
-        for name in SCRIPT_NAMES
-    }
+    sources = {}
+    for name in SCRIPT_NAMES:
+        body = folder.joinpath(f"{name}.lua").read_text("utf-8")
+        sources[name] = prelude_for(common, body) + "\n" + body
+    return sources
+
+
+def prelude_for(common: str, body: str) -> str:
+    """The paragraphs of ``_common.lua`` that ``body`` needs, in their order.
+
+    Redis runs the whole script text on every call, and each ``local
+    function`` of the prelude is a closure built anew each time: a script
+    keeps the opening paragraph (``P``, ``NOTES``) and the functions it
+    calls, directly or through another function, and nothing else.
+    """
+    paragraphs = common.split("\n\n")
+    defined = {}
+    for index, paragraph in enumerate(paragraphs):
+        match = re.search(r"^local function (\w+)", paragraph, re.M)
+        if match:
+            defined[match.group(1)] = index
+    needed = {0}
+    pending = [body]
+    while pending:
+        text = pending.pop()
+        for function, index in defined.items():
+            if index not in needed and re.search(rf"\b{function}\(", text):
+                needed.add(index)
+                pending.append(paragraphs[index])
+    return "\n\n".join(paragraphs[i] for i in sorted(needed))
 
 
 class Scripts:

@@ -8,6 +8,11 @@ if ARGV[2] ~= '' then
   local last = redis.call('SET', P .. 'idem:' .. ARGV[2], ARGV[3], 'GET', 'PX', ARGV[4])
   if last and tonumber(last) >= tonumber(ARGV[3]) then return 0 end
 end
+if #ARGV == 7 and ARGV[5] == 'q' then  -- one job, due now: schedule()'s fast path
+  redis.call('RPUSH', P .. 'queue:' .. ARGV[6], ARGV[7])
+  redis.call('PUBLISH', P .. 'notify', 'q:' .. ARGV[6])
+  return 1
+end
 local queues, order, future = {}, {}, {}
 for i = 5, #ARGV, 3 do
   local kind, target, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
