@@ -1,4 +1,7 @@
--- Prepended to every script of the Spinach Redis broker.
+-- The start of every script of the Spinach Redis broker: this paragraph,
+-- then the functions below that the script calls, directly or not
+-- (scripts.prelude_for). Paragraphs are split at blank lines: keep each
+-- function, with its comment, in one paragraph.
 --
 -- ARGV[1] is always the key prefix of the namespace, "{namespace}:", whose
 -- hash tag keeps every key of a namespace in one Redis Cluster slot.
