@@ -54,6 +54,39 @@ local function note(what)
   NOTES[what] = true
 end
 
+-- Jobs to add to their queues and to the future jobs, gathered so that each
+-- queue gets one RPUSH (queues in the order first seen) and the future jobs
+-- one ZADD: new_pushes(), then queue_job()/defer_job(), then push_all().
+local function new_pushes()
+  return {queues = {}, order = {}, future = {}}
+end
+
+local function queue_job(pushes, queue, payload)
+  local list = pushes.queues[queue]
+  if not list then
+    list = {}
+    pushes.queues[queue] = list
+    pushes.order[#pushes.order + 1] = queue
+  end
+  list[#list + 1] = payload
+end
+
+local function defer_job(pushes, at, payload)
+  pushes.future[#pushes.future + 1] = at
+  pushes.future[#pushes.future + 1] = payload
+end
+
+local function push_all(pushes, future_key)
+  for _, name in ipairs(pushes.order) do
+    chunked('RPUSH', P .. 'queue:' .. name, pushes.queues[name])
+    note('q:' .. name)
+  end
+  if #pushes.future > 0 then
+    chunked('ZADD', future_key, pushes.future)
+    note('f')
+  end
+end
+
 local function publish()
   local parts = {}
   for what in pairs(NOTES) do parts[#parts + 1] = what end
@@ -107,7 +140,7 @@ local function acknowledge(running_key, future_key, first, last)
   if #ids == 0 then return 0 end
   local held = redis.call('HMGET', running_key, unpack(ids))
   redis.call('HDEL', running_key, unpack(ids))
-  local queues, order, future = {}, {}, {}
+  local pushes = new_pushes()
   local n, settled = 0, 0
   for i = first, last, 4 do
     n = n + 1
@@ -120,27 +153,13 @@ local function acknowledge(running_key, future_key, first, last)
       end
       local outcome, target, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
       if outcome == 'q' then
-        local list = queues[target]
-        if not list then
-          list = {}
-          queues[target] = list
-          order[#order + 1] = target
-        end
-        list[#list + 1] = payload
+        queue_job(pushes, target, payload)
       elseif outcome == 'f' then
-        future[#future + 1] = target
-        future[#future + 1] = payload
+        defer_job(pushes, target, payload)
       end
     end
   end
-  for _, name in ipairs(order) do
-    chunked('RPUSH', P .. 'queue:' .. name, queues[name])
-    note('q:' .. name)
-  end
-  if #future > 0 then
-    chunked('ZADD', future_key, future)
-    note('f')
-  end
+  push_all(pushes, future_key)
   return settled
 end
 

@@ -13,29 +13,14 @@ if #ARGV == 7 and ARGV[5] == 'q' then  -- one job, due now: schedule()'s fast pa
   redis.call('PUBLISH', P .. 'notify', 'q:' .. ARGV[6])
   return 1
 end
-local queues, order, future = {}, {}, {}
+local pushes = new_pushes()
 for i = 5, #ARGV, 3 do
-  local kind, target, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if kind == 'q' then
-    local list = queues[target]
-    if not list then
-      list = {}
-      queues[target] = list
-      order[#order + 1] = target
-    end
-    list[#list + 1] = payload
+  if ARGV[i] == 'q' then
+    queue_job(pushes, ARGV[i + 1], ARGV[i + 2])
   else
-    future[#future + 1] = target
-    future[#future + 1] = payload
+    defer_job(pushes, ARGV[i + 1], ARGV[i + 2])
   end
 end
-for _, name in ipairs(order) do
-  chunked('RPUSH', P .. 'queue:' .. name, queues[name])
-  note('q:' .. name)
-end
-if #future > 0 then
-  chunked('ZADD', KEYS[1], future)
-  note('f')
-end
+push_all(pushes, KEYS[1])
 publish()
 return 1

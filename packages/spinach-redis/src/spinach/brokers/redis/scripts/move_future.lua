@@ -3,23 +3,14 @@
 -- ARGV: prefix, now, most future jobs to move in one call
 -- Returns {rejected count, next due timestamp or false}.
 local now = tonumber(ARGV[2])
-local queues, order = {}, {}
-local function push(queue, payload)
-  local list = queues[queue]
-  if not list then
-    list = {}
-    queues[queue] = list
-    order[#order + 1] = queue
-  end
-  list[#list + 1] = payload
-end
+local pushes = new_pushes()
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
 local rejected = 0
 for _, payload in ipairs(due) do
   local id, _, queue = parse_head(payload)
   if id then
-    push(queue, payload)
+    queue_job(pushes, queue, payload)
   else
     redis.call('RPUSH', P .. 'rejected', payload)
     rejected = rejected + 1
@@ -38,7 +29,7 @@ for i = 1, #periodic, 2 do
     period = tonumber(period)
     local at = num(slot)
     local id = string.sub(redis.sha1hex(P .. name .. '|' .. at), 1, 32)
-    push(queue, '{"id":"' .. id .. '","task_name":"' .. name .. '","queue":"' .. queue
+    queue_job(pushes, queue, '{"id":"' .. id .. '","task_name":"' .. name .. '","queue":"' .. queue
       .. '","at":' .. at .. ',"max_retries":' .. retries
       .. ',"retries":0,"args":[],"kwargs":{}}')
     local missed = math.floor((now - slot) / period)
@@ -48,10 +39,7 @@ for i = 1, #periodic, 2 do
   end
 end
 
-for _, name in ipairs(order) do
-  chunked('RPUSH', P .. 'queue:' .. name, queues[name])
-  note('q:' .. name)
-end
+push_all(pushes, KEYS[1])
 publish()
 
 local next_due = false
