@@ -54,6 +54,20 @@ def documented(test_name: str) -> list[str]:
     return list(dict.fromkeys(commands))
 
 
+def run_documented_worker_commands(
+    test_name: str, folder: Path, env: dict[str, str], redis_url: str, namespace: str
+) -> None:
+    """Run each worker command of the pages until it serves, then stop it with ^C."""
+    for command in documented(test_name):
+        out, err, code = run_until(
+            argv(command), "Starting", cwd=folder, env=env, ready=subscribed(redis_url, namespace)
+        )
+        assert code == 0, err
+        assert out.endswith("Spinach workers stopped\n"), out
+        if "--threads 20" in command:
+            assert out.startswith("Starting 20 Spinach workers on queue 'high-priority'")
+
+
 # -- Flask ---------------------------------------------------------------------
 
 
@@ -76,14 +90,7 @@ def test_flask_single_module(redis_url, tmp_path):
         "Spinach workers stopped",
     ]
 
-    for command in documented("test_flask_single_module"):
-        out, err, code = run_until(
-            argv(command), "Starting", cwd=folder, env=env, ready=subscribed(redis_url, "app")
-        )
-        assert code == 0, err
-        assert out.endswith("Spinach workers stopped\n"), out
-        if "--threads 20" in command:
-            assert out.startswith("Starting 20 Spinach workers on queue 'high-priority'")
+    run_documented_worker_commands("test_flask_single_module", folder, env, redis_url, "app")
 
 
 def test_flask_factory(redis_url):
@@ -168,14 +175,7 @@ def test_django_project(redis_url, tmp_path):
     )
     assert left.stdout.strip() == "0"
 
-    for command in documented("test_django_project"):
-        out, err, code = run_until(
-            argv(command), "Starting", cwd=folder, env=env, ready=subscribed(redis_url, "mysite")
-        )
-        assert code == 0, err
-        assert out.endswith("Spinach workers stopped\n"), out
-        if "--threads 20" in command:
-            assert out.startswith("Starting 20 Spinach workers on queue 'high-priority'")
+    run_documented_worker_commands("test_django_project", folder, env, redis_url, "mysite")
 
 
 # -- Sentry --------------------------------------------------------------------

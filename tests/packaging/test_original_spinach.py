@@ -81,21 +81,13 @@ def test_original_first_then_spinach_core(make_venv, original_wheel):
     assert_fix_works(env)
 
 
-def test_spinach_core_and_redis_first_then_original(make_venv, original_wheel):
+@pytest.mark.parametrize("ours", ["spinach-core spinach-redis", "spinach-core"])
+def test_ours_first_then_original(make_venv, original_wheel, ours):
     env = make_venv()
-    env.install("pip install spinach-core spinach-redis")
+    env.install(f"pip install {ours}")
     install_original(env, original_wheel)
     # The original's __init__.py replaced ours; its code imports .const, which
     # is our tripwire package (a directory wins over its const.py).
-    error = assert_conflict_reported(env)
-    assert "spinach/const/__init__.py" in error
-    assert_fix_works(env)
-
-
-def test_spinach_core_alone_then_original(make_venv, original_wheel):
-    env = make_venv()
-    env.install("pip install spinach-core")
-    install_original(env, original_wheel)
     error = assert_conflict_reported(env)
     assert "spinach/const/__init__.py" in error
     assert_fix_works(env)

@@ -59,7 +59,7 @@ LIMIT = 2  # max_concurrency of the limited task
 class Worker:
     process: subprocess.Popen[str]
     kind: str
-    killed_at: float | None = None  # SIGKILLed by the harness
+    killed: bool = False  # SIGKILLed by the harness
     stopped: bool = False  # SIGTERMed by the harness
 
 
@@ -86,7 +86,6 @@ class Chaos:
         self.workers: list[Worker] = []
         self.run = Run()
         self.fault_engine: Any = None
-        self.killed_pids: set[int] = set()
         self.violations: list[str] = []
 
     # -- workers -------------------------------------------------------------
@@ -108,8 +107,11 @@ class Chaos:
         self.workers.append(worker)
         return worker
 
+    def killed_pids(self) -> set[int]:
+        return {w.process.pid for w in self.workers if w.killed}
+
     def live_workers(self) -> list[Worker]:
-        return [w for w in self.workers if w.killed_at is None and not w.stopped]
+        return [w for w in self.workers if not w.killed and not w.stopped]
 
     # -- jobs ----------------------------------------------------------------
 
@@ -182,8 +184,7 @@ class Chaos:
         for victim in victims:
             victim.process.kill()
             victim.process.wait()
-            victim.killed_at = time.monotonic()
-            self.killed_pids.add(victim.process.pid)
+            victim.killed = True
         for _ in range(5):  # enough for every run of the held jobs
             self.ledger.rpush(f"{self.key}:gate:{token}", "go")
         self.run.faults["SIGKILL a worker"] += 1
@@ -284,11 +285,12 @@ class Chaos:
         if held_unfinished:
             violations.append(f"held retryable jobs never finished: {held_unfinished}")
         held_rerun = sum(1 for n in held if starts[("hold", n)] > 1)
+        killed = self.killed_pids()
         for n in self.run.scheduled["hold_once"]:
             job = ("hold_once", n)
             if starts[job] != 1:
                 violations.append(f"held non-retryable job {n} started {starts[job]} times")
-            elif pid_of[job] in self.killed_pids and (job not in lost or job in ends):
+            elif pid_of[job] in killed and (job not in lost or job in ends):
                 violations.append(f"held non-retryable job {n} of a killed worker not failed")
         early = sorted(set(_pairs(records, "early")))
         if early:
@@ -373,7 +375,7 @@ class Chaos:
         as ended when its worker died (the broker holds its slot longer, so
         this can only undercount the broker's view, never invent excess).
         """
-        killed = {w.process.pid for w in self.workers if w.killed_at is not None}
+        killed = self.killed_pids()
         open_by_pid: Counter[str] = Counter()
         peak = 0
         for record in records:
