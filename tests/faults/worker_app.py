@@ -21,11 +21,32 @@ import sys
 import time
 from datetime import timedelta
 
-import redis
-
-from spinach import AsyncioWorkers, Engine, RedisBroker, Tasks, ThreadWorkers, signals
-
 PID = os.getpid()
+#: The machine's true clock, before --skew shifts ``time.time`` for the process.
+true_time = time.time
+
+
+def skew_clock(seconds: float) -> None:
+    """Shift this process's wall clock (``time.time``), as on a badly synchronised machine.
+
+    Done before Spinach is imported, so that every part of it sees the skewed
+    clock, as it would on such a machine.  Tasks judge early starts with
+    :data:`true_time`.
+    """
+    if seconds:
+        time.time = lambda: true_time() + seconds
+
+
+def _early_skew_from_argv() -> None:
+    if "--skew" in sys.argv:
+        skew_clock(float(sys.argv[sys.argv.index("--skew") + 1]))
+
+
+_early_skew_from_argv()
+
+import redis  # noqa: E402
+
+from spinach import AsyncioWorkers, Engine, RedisBroker, Tasks, ThreadWorkers, signals  # noqa: E402
 
 
 def main() -> None:
@@ -46,6 +67,12 @@ def main() -> None:
         help="period in seconds of a periodic task 'tick_<period>'",
     )
     parser.add_argument("--max-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--skew",
+        type=float,
+        default=0.0,
+        help="seconds this process's wall clock is ahead (negative: behind) of the true time",
+    )
     parser.add_argument(
         "--work-ms",
         type=float,
@@ -119,7 +146,7 @@ def main() -> None:
 
     @signals.job_started.connect_via(args.namespace)
     def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
-        if job.at_timestamp > time.time() + 0.001:  # 1 ms for the rounding of datetimes
+        if job.at_timestamp > true_time() + 0.001:  # 1 ms for the rounding of datetimes
             token = job.task_args[0] if job.task_args else "-"
             write("early", job.task_name, token)
         if job.task_name.startswith("tick_"):
