@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,6 +120,19 @@ class SignalRecorder:
             for name, kw in self.events
             if name == signal and (task_name is None or kw["job"].task_name == task_name)
         )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Wait until ``predicate()`` holds, re-checking every few milliseconds; fail after ``timeout``.
+
+    For state that sends no notification (a broker's storage seen from
+    outside): the check is repeated, never a fixed delay assumed enough.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {what or predicate}"
+        pause.wait(0.005)
 
 
 @pytest.fixture

@@ -32,7 +32,11 @@ def test_live_engine_recovers_the_jobs_of_a_dead_worker(
     with caplog.at_level(logging.ERROR, logger="spinach.job"):
         spin.start_workers(number=1, block=False)
         assert clock.wait_for_sleepers(1)
-        clock.advance(31)
+        # The live engine heartbeats every 5 s all along: only a connected
+        # observer may declare another worker dead.
+        for _ in range(7):
+            clock.advance(5)
+            assert clock.wait_for_sleepers(1)
         recorder.wait_count("job_finished", 1, task_name="retryable")
         recorder.wait_for(lambda: recorder.count("job_failed") == 1)
     [failed] = recorder.jobs("job_failed")

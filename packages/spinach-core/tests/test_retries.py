@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from spinach import AbortException, JobStatus, RetryException
-from spinach.exc import UnknownTaskError
 
 
 def start(spin):
@@ -141,22 +140,3 @@ def test_abort_exception_stops_retries(spin, recorder):
     assert calls == [1]
     assert recorder.count("job_schedule_retry") == 0
     assert recorder.jobs("job_failed")[0].status is JobStatus.FAILED
-
-
-def test_job_of_unknown_task_fails_clearly(spin, recorder, caplog):
-    @spin.task(name="known")
-    def known():
-        pass
-
-    spin.schedule(known)
-    # A job enqueued by another deployment that knows a task this one lacks.
-    spin.broker.inject_raw_payload(
-        "spinach",
-        '{"id":"0123456789abcdef0123456789abcdef","task_name":"elsewhere","queue":"spinach",'
-        '"at":0,"max_retries":0,"retries":0,"args":[],"kwargs":{}}',
-    )
-    start(spin)
-    recorder.wait_count("job_finished", 1, task_name="known")
-    recorder.wait_for(lambda: recorder.count("job_failed") == 1)
-    assert isinstance(recorder.errors("job_failed")[0], UnknownTaskError)
-    assert "'elsewhere', which is not attached" in caplog.text

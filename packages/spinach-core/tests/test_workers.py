@@ -136,7 +136,7 @@ def test_each_job_runs_in_its_own_context(real_spin, recorder):
         signals.job_finished.disconnect(on_finished)
 
 
-def test_stopping_pool_gives_back_jobs_it_did_not_start(namespace, recorder):
+def test_stopping_pool_gives_back_jobs_it_did_not_start_at_once(namespace, recorder):
     release = threading.Event()
     entered = threading.Event()
 
@@ -147,21 +147,34 @@ def test_stopping_pool_gives_back_jobs_it_did_not_start(namespace, recorder):
     tasks = {"hold": Task(hold, "hold", "spinach", 0, None, None)}
     runner = JobRunner(namespace, tasks.get, SystemClock())
     done = []
-    workers = ThreadWorkers(2, namespace, runner, done.append)
+    handed_back = threading.Event()
+
+    def on_done(job):
+        done.append(job)
+        if job.status is JobStatus.QUEUED:
+            handed_back.set()
+
+    workers = ThreadWorkers(1, namespace, runner, on_done)
     running = Job("hold", "spinach", SystemClock().now(), 0)
     workers.submit_job(running)
     assert entered.wait(10)
-    # A stop begins just as the arbiter hands over one more job.
-    workers._begin_stop()
+    # A job waits in the pool, not started (forced past the pool's size).
+    pending = Job("hold", "spinach", SystemClock().now(), 0)
+    workers.number = 2
+    workers.submit_job(pending)
+    workers.begin_stop()
+    # Handed back while the running job still runs, not once it is over.
+    assert handed_back.wait(10)
+    assert done == [pending]
+    assert pending.status is JobStatus.QUEUED
+    # A job the arbiter hands over as the stop begins goes back at once too.
     late = Job("hold", "spinach", SystemClock().now(), 0)
-    with workers._lock:
-        workers._in_flight += 1
-    workers._submit(late)
-    release.set()
-    unstarted = workers.stop()
-    assert unstarted == [late]
+    workers.submit_job(late)
+    assert done == [pending, late]
     assert late.status is JobStatus.QUEUED
-    assert done == [running]
+    release.set()
+    assert workers.stop() == []
+    assert done == [pending, late, running]
     assert recorder.count("job_started") == 1
     assert workers.in_flight == 0
 
@@ -171,16 +184,21 @@ class HoardingWorkers(ThreadWorkers):
 
     received = threading.Event()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._hoard = []
+
     def _submit(self, job):
         with self._lock:
-            self._unstarted.append(job)
+            self._hoard.append(job)
         HoardingWorkers.received.set()
 
-    def stop(self):
-        unstarted = super().stop()
+    def _release_pending(self):
         with self._lock:
-            self._in_flight = 0
-        return unstarted
+            hoard, self._hoard = self._hoard, []
+        for job in hoard:
+            self._take_back(job)
+        super()._release_pending()
 
 
 def test_engine_returns_unstarted_jobs_to_the_broker(real_spin, recorder):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import select
 import signal
+import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
+from ._forks import renew_after_fork
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .exc import InvalidTaskError, UnknownTaskError, WorkersError
 from .job import Job, JobStatus, new_job_id
 from .notifier import Results
-from .runner import JobRunner
+from .runner import JobRunner, in_job
 from .serialization import check_arguments
 from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
 from .utils import start_thread, to_timestamp
@@ -34,8 +38,11 @@ class _Running:
     workers: BaseWorkers
     results: Results
     arbiter: Arbiter
-    wake_main: threading.Event
-    stopped: threading.Event
+    stopped: threading.Event = field(default_factory=threading.Event)
+    #: Called once the run has stopped (wakes a main thread waiting for it).
+    on_stopped: Callable[[], None] = lambda: None
+    #: Why the run ended other than by a stop request, if it did.
+    crash: Optional[BaseException] = None
 
 
 class Engine:
@@ -66,6 +73,13 @@ class Engine:
         self._own_tasks = Tasks()
         self._running: Optional[_Running] = None
         self.attach_tasks(self._own_tasks)
+        renew_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        # Workers started by the parent do not exist in the child (only the
+        # forking thread survives a fork): the child may start its own.
+        self._lock = threading.RLock()
+        self._running = None
 
     @property
     def namespace(self) -> str:
@@ -243,13 +257,47 @@ class Engine:
             schedule
         :return: the Jobs that were created and scheduled
         """
-        batch._check_not_scheduled()
-        now = self._broker.clock.time()
-        jobs = [self._make_job(i.task, i.at, i.args, i.kwargs, now) for i in batch.jobs_to_create]
+        jobs = self._make_batch(batch)
         if jobs:
             self._broker.enqueue_jobs(jobs)
         batch._mark_scheduled()
         return jobs
+
+    def _make_batch(self, batch: Batch) -> List[Job]:
+        batch._check_not_scheduled()
+        now = self._broker.clock.time()
+        return [self._make_job(i.task, i.at, i.args, i.kwargs, now) for i in batch.jobs_to_create]
+
+    # -- scheduling from an event loop ------------------------------------
+
+    async def aschedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
+        """Like :meth:`schedule`, for code running in an event loop (FastAPI, aiohttp...).
+
+        The job is validated in the caller, as with :meth:`schedule`; the
+        call to the broker runs in the loop's default executor, so the loop
+        is never blocked by a round trip to Redis.
+        """
+        job = self._make_job(task, None, args, kwargs)
+        await self._enqueue_in_executor([job])
+        return job
+
+    async def aschedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
+        """Like :meth:`schedule_at`, without blocking the event loop; see :meth:`aschedule`."""
+        job = self._make_job(task, at, args, kwargs)
+        await self._enqueue_in_executor([job])
+        return job
+
+    async def aschedule_batch(self, batch: Batch) -> List[Job]:
+        """Like :meth:`schedule_batch`, without blocking the event loop; see :meth:`aschedule`."""
+        jobs = self._make_batch(batch)
+        if jobs:
+            await self._enqueue_in_executor(jobs)
+        batch._mark_scheduled()
+        return jobs
+
+    async def _enqueue_in_executor(self, jobs: Sequence[Job]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._broker.enqueue_jobs, jobs)
 
     # -- workers --------------------------------------------------------
 
@@ -274,6 +322,11 @@ class Engine:
             keep them running.  Useful for one-off scripts and tests.
         :arg workers_class: :class:`~spinach.worker.ThreadWorkers` (default)
             or :class:`~spinach.worker.AsyncioWorkers`
+
+        If the workers' machinery fails for good (a bug, not a broker
+        outage, which it rides out), a blocking call raises
+        :class:`~spinach.exc.WorkersError` once the running jobs are over,
+        so that the process exits and its supervisor restarts it.
         """
         validate_name("queue", queue, WorkersError)
         if not (isinstance(workers_class, type) and issubclass(workers_class, BaseWorkers)):
@@ -293,6 +346,8 @@ class Engine:
                 # Everything is started before the Engine says it runs: a
                 # stop_workers() from another thread waits on the lock until then.
                 running = self._start(number, queue, stop_when_queue_empty, workers_class)
+                if handlers is not None:
+                    running.on_stopped = handlers.wake
                 running.arbiter.start()
                 self._running = running
             logger.info(
@@ -309,6 +364,11 @@ class Engine:
         finally:
             if handlers is not None:
                 handlers.restore()
+        if block and running.crash is not None:
+            raise WorkersError(
+                f"the workers of namespace {self._namespace!r} stopped because their "
+                f"machinery failed: {running.crash!r}"
+            ) from running.crash
 
     def _start(
         self,
@@ -330,15 +390,25 @@ class Engine:
             workers.stop()
             broker.stop()
             raise
+        running: Optional[_Running] = None
+
+        def on_crash(exc: BaseException) -> None:
+            assert running is not None
+            running.crash = exc
+            self._stop_running(running, join_arbiter=False, in_new_thread=True)
+
         arbiter = Arbiter(
             broker,
             workers,
             results,
             queue,
             self._namespace,
+            runner,
             on_queue_empty=self._stop_when_empty if stop_when_queue_empty else None,
+            on_crash=on_crash,
         )
-        return _Running(queue, workers, results, arbiter, threading.Event(), threading.Event())
+        running = _Running(queue, workers, results, arbiter)
+        return running
 
     def _tasks_get(self, name: str) -> Optional[Task]:
         return self._tasks.get(name)
@@ -350,54 +420,60 @@ class Engine:
     def stop_workers(self, _join_arbiter: bool = True) -> None:
         """Stop the workers and wait for them to terminate.
 
-        Running jobs finish; jobs fetched but not started go back to the
-        broker; results are acknowledged before it returns.  Called from a
-        task, it only starts the stop and returns.
+        No new job starts; jobs fetched but not started go back to the
+        broker at once; running jobs finish, while the worker keeps
+        heart-beating and acknowledges each as it ends, however long it
+        takes; then it leaves the broker.  Called from a task (sync or
+        async), it only starts the stop and returns.
         """
         with self._lock:
             running = self._running
             if running is None:
                 return
             self._running = None
-        if threading.current_thread().name.startswith(f"{self._namespace}-worker-"):
-            # A task cannot wait for its own end: let another thread do it.
+        # A task cannot wait for its own end: let another thread do it.
+        self._stop_running(running, _join_arbiter, in_new_thread=in_job())
+
+    def _stop_running(self, running: _Running, join_arbiter: bool, in_new_thread: bool) -> None:
+        with self._lock:
+            if self._running is running:
+                self._running = None
+        if in_new_thread:
             start_thread(self._stop, f"{self._namespace}-stopper", running, True)
-            return
-        self._stop(running, _join_arbiter)
+        else:
+            self._stop(running, join_arbiter)
 
     def _stop(self, running: _Running, join_arbiter: bool) -> None:
+        if running.stopped.is_set():
+            return
+        running.arbiter.drain()  # keeps heart-beating and acknowledging
+        running.workers.begin_stop()  # unstarted jobs are handed back now
+        running.workers.join()  # running jobs finish
         running.arbiter.stop(join=join_arbiter)
-        for job in running.workers.stop():
-            job.status = JobStatus.QUEUED  # never started: back to the queue as it was
-            running.results.put(job)
         running.results.flush(self._broker)
         self._broker.stop()
         logger.info("Workers of namespace %r stopped", self._namespace)
         running.stopped.set()
-        running.wake_main.set()
+        running.on_stopped()
 
     def _block_until_stopped(self, running: _Running, handlers: _StopSignals) -> None:
-        """Wait in the main thread; the first signal stops gracefully, a second forces."""
+        """Wait in the main thread; the first signal stops gracefully, a second forces.
+
+        The main thread only ever waits on the self-pipe: the stop runs in
+        another thread, so that a second signal, whichever thread the
+        kernel delivers it to, still reaches the main thread at once.
+        """
         stopping = False
         try:
-            while True:
-                try:
-                    handlers.arm()
-                    if handlers.received and not stopping:
-                        stopping = True
-                        logger.info(
-                            "Received %s: stopping once running jobs finish "
-                            "(send it again to force)",
-                            handlers.received[0].name,
-                        )
-                        self.stop_workers()
-                    if running.stopped.is_set():
-                        handlers.disarm()  # from now on a signal is only recorded
-                        return
-                    running.wake_main.wait()
-                    running.wake_main.clear()
-                except _StopRequested:
-                    continue
+            while not running.stopped.is_set():
+                handlers.wait()
+                if handlers.received and not stopping:
+                    stopping = True
+                    logger.info(
+                        "Received %s: stopping once running jobs finish (send it again to force)",
+                        handlers.received[0].name,
+                    )
+                    self._stop_running(running, join_arbiter=True, in_new_thread=True)
         except KeyboardInterrupt:
             if handlers.received:
                 logger.warning(
@@ -411,41 +487,57 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-class _StopRequested(BaseException):
-    """Raised by the signal handler to break the main thread out of its wait."""
-
-
 class _StopSignals:
     """SIGINT and SIGTERM handlers of a blocking ``start_workers``.
 
-    The handler takes no lock: the main thread it interrupts may hold the very
-    lock it would need.  Until the main thread waits for the workers, it only
-    records the signal; once armed, it raises to end the wait.  A second
-    signal raises KeyboardInterrupt.
+    The main thread waits on a socket pair that is also the process's
+    wake-up file descriptor (:func:`signal.set_wakeup_fd`): whichever thread
+    the kernel delivers a signal to, its C-level handler writes there and
+    wakes the main thread, which then runs the Python handler.  No thread
+    needs to block signals, so processes started by tasks keep the default
+    signal mask.  The handler takes no lock; a second signal raises
+    KeyboardInterrupt.
     """
 
     def __init__(self) -> None:
         self.received: List[signal.Signals] = []
-        self._armed = False
         self._previous: Dict[int, Any] = {}
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._previous_wakeup_fd = -1
 
     def install(self) -> None:
+        self._previous_wakeup_fd = signal.set_wakeup_fd(
+            self._writer.fileno(), warn_on_full_buffer=False
+        )
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
 
-    def arm(self) -> None:
-        self._armed = True
+    def wake(self) -> None:
+        """Wake the waiting main thread (from any thread)."""
+        try:
+            self._writer.send(b"\0")
+        except OSError:  # full (already awake) or closed (already restored)
+            pass
 
-    def disarm(self) -> None:
-        self._armed = False
+    def wait(self) -> None:
+        """Block until a signal arrives or :meth:`wake` is called."""
+        select.select([self._reader], [], [])
+        try:
+            while self._reader.recv(4096):
+                pass
+        except OSError:  # drained
+            pass
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._previous_wakeup_fd)
+        self._reader.close()
+        self._writer.close()
 
     def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
         if self.received:
             raise KeyboardInterrupt
         self.received.append(signal.Signals(signum))
-        if self._armed:
-            raise _StopRequested

@@ -21,6 +21,7 @@ __all__ = [
     "BrokerError",
     "InvalidJobSignatureError",
     "InvalidTaskError",
+    "JobInterruptedError",
     "JobLostError",
     "NamespaceError",
     "RetryException",
@@ -73,6 +74,14 @@ class JobLostError(SpinachError):
 
     Sent as ``err`` with :data:`spinach.signals.job_failed` for the
     non-retryable jobs of a worker found dead: they are never run twice.
+    """
+
+
+class JobInterruptedError(JobLostError):
+    """A running job was interrupted before it finished: its asyncio task was cancelled.
+
+    Sent as ``err`` with :data:`spinach.signals.job_failed` for a
+    non-retryable job; a retryable one is queued again instead.
     """
 
 

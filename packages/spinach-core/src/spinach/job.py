@@ -60,6 +60,7 @@ class Job:
     __slots__ = (
         "_at",
         "_at_timestamp",
+        "_handed_back_until",
         "_id",
         "_id_hex",
         "max_retries",
@@ -73,6 +74,7 @@ class Job:
 
     _at: Optional[datetime]
     _at_timestamp: float
+    _handed_back_until: Optional[float]
     _id: Optional[uuid.UUID]
     _id_hex: str
 
@@ -96,6 +98,7 @@ class Job:
         self.status = status
         self.task_name = task_name
         self.queue = queue
+        self._handed_back_until = None
         self.at = at
         self.max_retries = max_retries
         self.retries = retries
@@ -157,11 +160,33 @@ class Job:
         job.queue = queue
         job._at = None
         job._at_timestamp = at_timestamp
+        job._handed_back_until = None
         job.max_retries = max_retries
         job.retries = retries
         job.task_args = task_args
         job.task_kwargs = task_kwargs
         return job
+
+    def hand_back(self, until: float) -> None:
+        """Give the job back to the broker unstarted, due again at timestamp ``until``.
+
+        Used by workers for a job whose task they do not know: the broker
+        stores it again unchanged (same payload, same ``at`` and
+        ``retries``) and queues it at ``until``, for a worker that knows it.
+        """
+        self.status = JobStatus.WAITING
+        self._handed_back_until = until
+
+    @property
+    def handed_back_until(self) -> Optional[float]:
+        """Timestamp at which a handed-back job is due again, or ``None``."""
+        return self._handed_back_until
+
+    @property
+    def due_timestamp(self) -> float:
+        """When a job stored again is due: its hand-back date, or :attr:`at`."""
+        until = self._handed_back_until
+        return self._at_timestamp if until is None else until
 
     @property
     def retryable(self) -> bool:

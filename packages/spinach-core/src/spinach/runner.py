@@ -11,6 +11,13 @@ and asyncio workers follow the same rules:
   ``QUEUED`` when due at once);
 - otherwise ``FAILED``.
 
+An async job whose coroutine is cancelled (:class:`asyncio.CancelledError`)
+did not fail by its own code: it was interrupted, like a job of a worker
+that died.  A retryable job is queued again at once (its ``retries``
+counted), a non-retryable one fails with
+:class:`~spinach.exc.JobInterruptedError`, and no backoff or failure
+traceback is logged for it.
+
 The runner never raises: whatever a task does, the worker survives it.
 """
 
@@ -25,14 +32,24 @@ from typing import Any, Callable, Dict, Optional
 
 from . import signals
 from .clock import Clock
-from .exc import AbortException, RetryException, UnknownTaskError
+from .exc import AbortException, JobInterruptedError, RetryException, UnknownTaskError
 from .job import Job, JobStatus
 from .task import Task
 from .utils import exponential_backoff, from_timestamp, to_timestamp
 
-__all__ = ["JobRunner"]
+__all__ = ["JobRunner", "in_job"]
 
 logger = logging.getLogger("spinach.job")
+
+#: The job running in the current context (thread or asyncio task), if any.
+_current_job: contextvars.ContextVar[Optional[Job]] = contextvars.ContextVar(
+    "spinach_current_job", default=None
+)
+
+
+def in_job() -> bool:
+    """Whether the caller runs inside a job (its task or code the task called)."""
+    return _current_job.get() is not None
 
 
 class JobRunner:
@@ -51,11 +68,31 @@ class JobRunner:
         self._clock = clock
         self._warned_kind: set = set()  # type: ignore[type-arg]
 
+    def knows(self, task_name: str) -> bool:
+        """Whether the task of this name is attached to the engine."""
+        return self._get_task(task_name) is not None
+
+    def fail_unrunnable(self, job: Job, error: BaseException) -> None:
+        """Settle a job that cannot run here as a failed attempt: retried or failed.
+
+        The job never started, so ``job_started`` and ``job_finished`` are
+        not sent; a retry is scheduled with backoff while it has retries
+        left, and ``job_failed`` is sent once it has none.
+        """
+        if job.retryable:
+            self._schedule_retry(job, error)
+            signals.job_schedule_retry.send(self.namespace, job=job, err=error)
+            return
+        job.status = JobStatus.FAILED
+        logger.error("%s", error, extra=job_log_extra(job))
+        signals.job_failed.send(self.namespace, job=job, err=error)
+
     def run(self, job: Job) -> Job:
         """Run a job in the calling thread and return it with its outcome set."""
         task = self._begin(job)
         if task is None:
             return job
+        _current_job.set(job)
         started = time.perf_counter()
         error: Optional[BaseException] = None
         try:
@@ -73,6 +110,7 @@ class JobRunner:
         task = self._begin(job)
         if task is None:
             return job
+        _current_job.set(job)  # the job runs in an asyncio task of its own: its own context
         started = time.perf_counter()
         error: Optional[BaseException] = None
         try:
@@ -89,15 +127,13 @@ class JobRunner:
 
     def _begin(self, job: Job) -> Optional[Task]:
         task = self._get_task(job.task_name)
-        if task is None:
-            job.status = JobStatus.FAILED
+        if task is None:  # the arbiter hands such jobs back; a safety net
             error = UnknownTaskError(
                 f"job {job.id} is for task {job.task_name!r}, which is not attached to "
                 f"the Engine of this worker (namespace {self.namespace!r}); attach it or "
                 "serve its queue with workers that know it"
             )
-            logger.error("%s", error, extra=job_log_extra(job))
-            signals.job_failed.send(self.namespace, job=job, err=error)
+            self.fail_unrunnable(job, error)
             return None
         job.status = JobStatus.RUNNING
         if logger.isEnabledFor(logging.DEBUG):
@@ -116,6 +152,8 @@ class JobRunner:
                     duration * 1000,
                     extra=job_log_extra(job),
                 )
+        elif isinstance(error, asyncio.CancelledError):
+            self._interrupted(job, error)
         elif not isinstance(error, AbortException) and job.retryable:
             self._schedule_retry(job, error)
             signals.job_schedule_retry.send(self.namespace, job=job, err=error)
@@ -137,6 +175,31 @@ class JobRunner:
             signals.job_failed.send(self.namespace, job=job, err=error)
         signals.job_finished.send(self.namespace, job=job)
         return job
+
+    def _interrupted(self, job: Job, error: BaseException) -> None:
+        """A cancelled job: queued again at once if retryable, else failed."""
+        if job.retryable:
+            job.retries += 1
+            job.at = from_timestamp(self._clock.time())
+            job.status = JobStatus.QUEUED
+            logger.warning(
+                "Job %s %s was cancelled; it is retryable and runs again (retry %d of %d)",
+                job.task_name,
+                job.id,
+                job.retries,
+                job.max_retries,
+                extra=job_log_extra(job),
+            )
+            signals.job_schedule_retry.send(self.namespace, job=job, err=error)
+            return
+        job.status = JobStatus.FAILED
+        interrupted = JobInterruptedError(
+            f"job {job.id} of task {job.task_name!r} was cancelled while it ran; it is not "
+            "retryable, so it will not run again"
+        )
+        interrupted.__cause__ = error
+        logger.warning("%s", interrupted, extra=job_log_extra(job))
+        signals.job_failed.send(self.namespace, job=job, err=interrupted)
 
     def _schedule_retry(self, job: Job, error: BaseException) -> None:
         job.retries += 1

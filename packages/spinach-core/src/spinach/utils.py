@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import random
-import signal
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 __all__ = ["exponential_backoff", "from_timestamp", "start_thread", "to_timestamp"]
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def exponential_backoff(attempt: int, cap: int = 1200) -> timedelta:
@@ -52,19 +49,15 @@ def start_thread(
 ) -> threading.Thread:
     """Create (and start) a named daemon thread for Spinach's machinery.
 
-    The thread blocks SIGINT and SIGTERM, and so do the threads it starts:
-    the kernel then delivers those signals to the main thread, where a
-    blocking :meth:`~spinach.engine.Engine.start_workers` waits for them.  (A
-    signal delivered to another thread does not wake a main thread blocked
-    in a wait.)  Brokers use it for their own threads.
+    Threads keep the default signal mask: processes started by tasks (which
+    inherit the mask of the thread that starts them) must receive SIGTERM
+    and SIGINT like any other.  A signal the kernel delivers to one of these
+    threads still reaches a blocking
+    :meth:`~spinach.engine.Engine.start_workers`: its main thread waits on
+    the wake-up file descriptor of :func:`signal.set_wakeup_fd`.  Brokers
+    use this function for their own threads.
     """
-
-    def run() -> None:
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        target(*args)
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     if start:
         thread.start()
     return thread

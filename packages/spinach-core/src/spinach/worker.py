@@ -1,9 +1,12 @@
 """Workers: the pools of threads or coroutines that run jobs.
 
 The arbiter hands a pool at most as many jobs as it has free slots, so a job
-never waits in a worker process for long.  When the pool stops, jobs
-already running finish, and jobs handed over but not started yet are given
-back to be returned to the broker.
+never waits in a worker process for long.  A pool stops in two steps:
+:meth:`BaseWorkers.begin_stop` starts no new job and hands the jobs it holds
+but has not started back at once (as finished jobs whose outcome is
+``QUEUED``, so the arbiter returns them to the broker), and
+:meth:`BaseWorkers.join` waits for the running jobs to finish, while the
+arbiter keeps heart-beating and acknowledging them one by one.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import queue
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional
 
 from . import signals
@@ -53,10 +57,10 @@ class BaseWorkers(ABC):
         self._runner = runner
         self._on_job_done = on_job_done
         self._on_slot_freed = on_slot_freed
-        self._lock = threading.Lock()
+        # Reentrant: _submit runs under it, and implementations may take it.
+        self._lock = threading.RLock()
         self._in_flight = 0
         self._stopping = False
-        self._unstarted: List[Job] = []
 
     @property
     def available_slots(self) -> int:
@@ -75,24 +79,33 @@ class BaseWorkers(ABC):
         return f"{self.namespace}-worker-{index}"
 
     def submit_job(self, job: Job) -> None:
-        """Hand a job to the pool; it must have a free slot."""
+        """Hand a job to the pool; it must have a free slot.
+
+        A job handed over once the pool is stopping is handed back at once
+        (see :meth:`begin_stop`).
+        """
         with self._lock:
-            if self._stopping:
-                raise WorkersError("the workers are stopping")
             if self._in_flight >= self.number:
                 raise WorkersError("no free worker for this job")
             self._in_flight += 1
-        self._submit(job)
+            if not self._stopping:
+                # Under the lock: a stop beginning now finds the job pending.
+                self._submit(job)
+                return
+        self._take_back(job)
 
     def _take_back(self, job: Job) -> bool:
-        """Keep a job aside if the pool is stopping; return whether it was."""
+        """Hand a job back unstarted if the pool is stopping; return whether it was.
+
+        The job goes the way of finished jobs, with the outcome ``QUEUED``:
+        the arbiter returns it to its queue at its next turn.
+        """
         with self._lock:
             if not self._stopping:
                 return False
-            job.status = JobStatus.QUEUED
-            self._unstarted.append(job)
-            self._in_flight -= 1
-            return True
+        job.status = JobStatus.QUEUED  # never started: back to the queue as it was
+        self._job_done(job)
+        return True
 
     def _job_done(self, job: Job) -> None:
         # Report before freeing the slot, so that the engine never sees the
@@ -105,18 +118,43 @@ class BaseWorkers(ABC):
                 self._in_flight -= 1
             self._on_slot_freed()
 
-    def _begin_stop(self) -> None:
-        """From now on, jobs reaching a worker are kept aside, not run."""
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`begin_stop` was called."""
         with self._lock:
+            return self._stopping
+
+    def begin_stop(self) -> None:
+        """Start no new job; hand the jobs not started yet back at once."""
+        with self._lock:
+            if self._stopping:
+                return
             self._stopping = True
+        self._release_pending()
+
+    def stop(self) -> List[Job]:
+        """Stop: :meth:`begin_stop`, then :meth:`join`.
+
+        Returns an empty list: unstarted jobs are handed back through
+        ``on_job_done`` as they are found (kept for callers of earlier
+        versions, which returned them here).
+        """
+        self.begin_stop()
+        self.join()
+        return []
 
     @abstractmethod
     def _submit(self, job: Job) -> None:
         """Give a job to a worker."""
 
     @abstractmethod
-    def stop(self) -> List[Job]:
-        """Let running jobs finish, stop the workers, return the unstarted jobs."""
+    def _release_pending(self) -> None:
+        """Hand back the jobs submitted but not picked by a worker yet, and
+        tell every worker to end once it is idle."""
+
+    @abstractmethod
+    def join(self) -> None:
+        """Wait until every running job has finished and the workers ended."""
 
 
 class ThreadWorkers(BaseWorkers):
@@ -158,16 +196,23 @@ class ThreadWorkers(BaseWorkers):
         finally:
             signals.worker_terminated.send(self.namespace, worker_name=name)
 
-    def stop(self) -> List[Job]:
-        """Let running jobs finish, stop the threads, return the unstarted jobs."""
-        self._begin_stop()
+    def _release_pending(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._take_back(job)
         for _ in self._threads:
             self._queue.put(None)
+
+    def join(self) -> None:
+        """Wait for the running jobs to finish and the threads to end."""
         current = threading.current_thread()
         for thread in self._threads:
             if thread is not current:
                 thread.join()
-        return list(self._unstarted)
 
 
 class AsyncioWorkers(BaseWorkers):
@@ -175,8 +220,9 @@ class AsyncioWorkers(BaseWorkers):
 
     The loop runs in its own thread, so ``number`` can be in the hundreds.
     Each job runs in its own asyncio task.  A sync task given to these
-    workers runs in the loop's default executor, so that it does not block
-    the loop.
+    workers runs in a pool of ``number`` threads (the loop's default
+    executor), so that it does not block the loop and as many sync jobs can
+    run at once as async ones.
     """
 
     def __init__(
@@ -189,6 +235,9 @@ class AsyncioWorkers(BaseWorkers):
     ) -> None:
         super().__init__(number, namespace, runner, on_job_done, on_slot_freed)
         self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=number, thread_name_prefix=f"{namespace}-sync-worker")
+        )
         self._ready = threading.Event()
         self._jobs: Optional[asyncio.Queue[Optional[Job]]] = None
         self._thread = start_thread(self._run_loop, f"{namespace}-asyncio-workers")
@@ -236,12 +285,19 @@ class AsyncioWorkers(BaseWorkers):
         assert self._jobs is not None
         self._loop.call_soon_threadsafe(self._jobs.put_nowait, job)
 
-    def stop(self) -> List[Job]:
-        """Let running jobs finish, stop the loop, return the unstarted jobs."""
-        self._begin_stop()
+    def _release_pending(self) -> None:
+        self._loop.call_soon_threadsafe(self._release_in_loop)
+
+    def _release_in_loop(self) -> None:
         assert self._jobs is not None
+        while not self._jobs.empty():
+            job = self._jobs.get_nowait()
+            if job is not None:
+                self._take_back(job)
         for _ in range(self.number):
-            self._loop.call_soon_threadsafe(self._jobs.put_nowait, None)
+            self._jobs.put_nowait(None)
+
+    def join(self) -> None:
+        """Wait for the running jobs to finish and the loop to close."""
         if threading.current_thread() is not self._thread:
             self._thread.join()
-        return list(self._unstarted)

@@ -12,10 +12,23 @@ The rules every implementation keeps:
   A payload that cannot be read is *set aside* (see :meth:`rejected`) and
   logged, never dropped silently and never allowed to break a worker.
 - **Delivery.** A fetched job is recorded as running on the fetching broker
-  until it is acknowledged.  When a broker stops heart-beating for
-  ``broker_dead_threshold_seconds``, the first live broker that notices
-  re-enqueues its retryable jobs (once) and reports its non-retryable ones
-  as failed (never run again).
+  until it is acknowledged.  A broker that stops heart-beating for
+  ``broker_dead_threshold_seconds`` is dead: the first live broker that
+  notices re-enqueues its retryable jobs (once) and reports its
+  non-retryable ones as failed (never run again).
+- **Proof of death (fencing).** Silence proves death only to an observer
+  that was itself connected the whole time: a broker adopts another's jobs
+  only when its own heartbeats have gone through without a gap longer than
+  two heartbeat intervals for at least ``broker_dead_threshold_seconds``.
+  After an outage of the storage (or a pause of the observer) nobody
+  adopts anything until the live brokers have heartbeated again.  A broker
+  that finds it was declared dead says so at ERROR, registers again, and
+  the outcome of the jobs it was running is discarded (they were settled
+  by the adopter).
+- **Unknown tasks.** Workers hand a job of a task they do not know back to
+  the broker (``WAITING``, due again a little later, payload unchanged) so
+  that a worker that knows it runs it: during a rolling deploy old and new
+  workers share queues.
 - **Concurrency limits** are counted per task across all brokers of the
   namespace.  A fetched job over its task's limit is *parked* and goes back
   to the front of its queue when a slot frees, so that a crowd of limited
@@ -24,10 +37,15 @@ The rules every implementation keeps:
   worker.
 - **Periodic tasks** are enqueued by whichever broker finds them due, once
   per period, on a fixed grid (no drift), skipping the periods missed while
-  no worker ran (no catch-up storm).
+  no worker ran (no catch-up storm).  Registries of workers of different
+  versions are merged: a worker declares the periodic tasks it knows and
+  never removes the others'.  A periodic task no live worker has declared
+  for ``broker_dead_threshold_seconds`` is retired.
 - **Acknowledgements are idempotent**: acknowledging a job that is no longer
   recorded as running on this broker (because it was recovered as dead)
   changes nothing.
+- **Fork safety**: a broker used in a process forked after it was built
+  takes a new identity in the child (id, locks, connections).
 """
 
 from __future__ import annotations
@@ -38,6 +56,7 @@ import uuid
 from abc import ABC, abstractmethod
 from typing import Iterable, List, Optional, Sequence
 
+from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
 from ..exc import NamespaceError
 from ..job import Job
@@ -75,6 +94,14 @@ class Broker(ABC):
         self._event = threading.Event()
         self._future_lock = threading.Lock()
         self._future_changed = True
+        renew_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        """Take a new identity in a forked child: never share the parent's."""
+        self.id = uuid.uuid4().hex
+        self._event = threading.Event()
+        self._future_lock = threading.Lock()
+        self._future_changed = True
 
     # -- identity -------------------------------------------------------
 
@@ -97,8 +124,13 @@ class Broker(ABC):
 
     @property
     def heartbeat_interval(self) -> float:
-        """Seconds between two heartbeats of a running worker."""
-        return min(self.broker_dead_threshold_seconds / 4, 5.0)
+        """Seconds between two heartbeats of a running worker.
+
+        A fifth of the dead threshold (5 s at most), so that a live worker
+        whose view was interrupted for up to two intervals is heard from
+        again well within the threshold (see *Proof of death* above).
+        """
+        return min(self.broker_dead_threshold_seconds / 5, 5.0)
 
     # -- waking the arbiter ---------------------------------------------
 
@@ -153,11 +185,14 @@ class Broker(ABC):
 
     @abstractmethod
     def register_periodic_tasks(self, tasks: Iterable[Task]) -> None:
-        """Make ``tasks`` the periodic tasks of the namespace.
+        """Declare the periodic tasks among ``tasks``, known to this worker.
 
-        A new task is first due now; a task whose periodicity changed is due
-        at the sooner of its old due time and one new period from now; a
-        task unchanged keeps its schedule; tasks not given are removed.
+        A new task is first due now; a task whose definition changed takes
+        the new one (a changed period takes effect at the sooner of its old
+        due time and one new period from now); a task unchanged keeps its
+        schedule.  Periodic tasks declared by other workers are kept: each
+        heartbeat declares this worker's tasks again, and a task no live
+        worker declared for ``broker_dead_threshold_seconds`` is retired.
         """
 
     @abstractmethod
@@ -175,6 +210,8 @@ class Broker(ABC):
         ``SUCCEEDED`` and ``FAILED`` jobs are forgotten; ``WAITING`` and
         ``QUEUED`` jobs (retries, or jobs released unstarted by a stopping
         worker) are enqueued again with their new ``at`` and ``retries``.
+        A job handed back (:meth:`spinach.job.Job.hand_back`) is enqueued
+        again unchanged, due at its hand-back date.
         """
 
     def acknowledge_and_fetch(
@@ -200,6 +237,8 @@ class Broker(ABC):
     def check_dead_workers(self) -> List[Job]:
         """Send this broker's heartbeat and recover the jobs of dead workers.
 
+        Follows the *Proof of death* rule above; also declares this worker's
+        periodic tasks again and retires those nobody declares any more.
         Return the non-retryable jobs found running on dead workers, now
         ``FAILED``.
         """

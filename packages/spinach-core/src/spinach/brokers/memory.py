@@ -47,12 +47,16 @@ class _Namespace:
     future: List[Tuple[float, int, str]] = field(default_factory=list)
     # broker id -> job id -> (counted against a concurrency limit, payload)
     running: Dict[str, Dict[str, Tuple[bool, str]]] = field(default_factory=dict)
+    # broker id -> last heartbeat; broker id -> start of its run of heartbeats
     heartbeats: Dict[str, float] = field(default_factory=dict)
+    streaks: Dict[str, float] = field(default_factory=dict)
     max_concurrency: Dict[str, int] = field(default_factory=dict)
     current_concurrency: Dict[str, int] = field(default_factory=dict)
     # task name -> queue name -> payloads waiting for a concurrency slot
     parked: Dict[str, Dict[str, Deque[str]]] = field(default_factory=dict)
     periodic: Dict[str, _Periodic] = field(default_factory=dict)
+    # periodic task name -> when a live worker last declared it
+    periodic_seen: Dict[str, float] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
 
@@ -100,6 +104,8 @@ class MemoryBroker(Broker):
     ) -> None:
         super().__init__(broker_dead_threshold_seconds=broker_dead_threshold_seconds, clock=clock)
         self.store = store if store is not None else MemoryStore()
+        self._started = False
+        self._declared: List[str] = []  # the periodic tasks this worker declared
 
     @property
     def _ns(self) -> _Namespace:
@@ -107,13 +113,23 @@ class MemoryBroker(Broker):
 
     # -- lifecycle ----------------------------------------------------
 
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        self._started = False
+
     def start(self, queue: Optional[str] = None) -> None:
         """Join the namespace: receive its notifications and heartbeat."""
         with self.store.lock:
             space = self._ns
             space.listeners.add(self)
-            space.heartbeats[self.id] = self.clock.time()
+            self._register(space)
         self.notify_future_changed()
+
+    def _register(self, space: _Namespace) -> None:
+        now = self.clock.time()
+        space.heartbeats[self.id] = now
+        space.streaks[self.id] = now
+        self._started = True
 
     def stop(self) -> None:
         """Leave the namespace, unless jobs are still recorded as running here."""
@@ -123,6 +139,8 @@ class MemoryBroker(Broker):
             if not space.running.get(self.id):
                 space.running.pop(self.id, None)
                 space.heartbeats.pop(self.id, None)
+                space.streaks.pop(self.id, None)
+            self._started = False
 
     # -- client side --------------------------------------------------
 
@@ -137,7 +155,7 @@ class MemoryBroker(Broker):
             self._notify(space, jobs)
 
     def _store(self, space: _Namespace, job: Job, payload: str, now: float) -> None:
-        at = job.at_timestamp
+        at = job.due_timestamp
         if at <= now:
             space.queues.setdefault(job.queue, deque()).append(payload)
             job.status = JobStatus.QUEUED
@@ -156,14 +174,11 @@ class MemoryBroker(Broker):
     # -- worker side --------------------------------------------------
 
     def register_periodic_tasks(self, tasks: Iterable[Task]) -> None:
-        """Make ``tasks`` the periodic tasks; see :meth:`Broker.register_periodic_tasks`."""
+        """Declare periodic tasks; see :meth:`Broker.register_periodic_tasks`."""
         wanted = {t.name: t for t in tasks if t.periodicity is not None}
         with self.store.lock:
             space = self._ns
             now = self.clock.time()
-            for name in list(space.periodic):
-                if name not in wanted:
-                    del space.periodic[name]
             for name, task in wanted.items():
                 assert task.periodicity is not None
                 period = task.periodicity.total_seconds()
@@ -175,6 +190,8 @@ class MemoryBroker(Broker):
                 else:
                     next_at = old.next_at
                 space.periodic[name] = _Periodic(period, task.queue, task.max_retries, next_at)
+                space.periodic_seen[name] = now
+            self._declared = list(wanted)
             for listener in list(space.listeners):
                 listener.notify_future_changed()
 
@@ -194,6 +211,12 @@ class MemoryBroker(Broker):
         jobs: List[Job] = []
         with self.store.lock:
             space = self._ns
+            if not self._started:
+                self._register(space)  # what it fetches must be recoverable
+            elif self.id not in space.heartbeats:
+                # Declared dead: what it fetched now would never be recovered.
+                # Its next heartbeat registers it again.
+                return jobs
             pending = space.queues.get(queue)
             running = space.running.setdefault(self.id, {})
             while pending and len(jobs) < max_jobs:
@@ -266,7 +289,9 @@ class MemoryBroker(Broker):
                 if entry[0]:
                     self._release_slot(space, job.task_name)
                 if job.status in (JobStatus.WAITING, JobStatus.QUEUED):
-                    self._store(space, job, job.serialize(), now)
+                    # A job handed back unstarted goes back exactly as it came.
+                    handed_back = job.handed_back_until is not None
+                    self._store(space, job, entry[1] if handed_back else job.serialize(), now)
                     requeued.append(job)
             if requeued:
                 self._notify(space, requeued)
@@ -309,12 +334,27 @@ class MemoryBroker(Broker):
         with self.store.lock:
             space = self._ns
             now = self.clock.time()
+            last = space.heartbeats.get(self.id)
+            if last is None and self._started:
+                self._declared_dead(space)
+            since = space.streaks.get(self.id, now)
+            if last is None or now - last > 2 * self.heartbeat_interval:
+                since = now  # a gap in this worker's own view: no proof of anyone's death
             space.heartbeats[self.id] = now
+            space.streaks[self.id] = since
+            self._started = True
+            for name in self._declared:
+                if name in space.periodic:
+                    space.periodic_seen[name] = now
+            if now - since < self.broker_dead_threshold_seconds:
+                return failed
             limit = now - self.broker_dead_threshold_seconds
+            self._retire_periodic(space, limit)
             dead = [b for b, seen in space.heartbeats.items() if seen < limit and b != self.id]
             recovered: List[Job] = []
             for broker_id in dead:
                 del space.heartbeats[broker_id]
+                space.streaks.pop(broker_id, None)
                 for counted, payload in space.running.pop(broker_id, {}).values():
                     try:
                         job = Job.deserialize(payload)
@@ -340,6 +380,29 @@ class MemoryBroker(Broker):
             if recovered:
                 self._notify(space, recovered)
         return failed
+
+    def _declared_dead(self, space: _Namespace) -> None:
+        logger.error(
+            "This worker (%s) of namespace %r was declared dead by another worker: it was "
+            "silent for more than %.0f s. The jobs it was running were settled by that worker "
+            "(retryable ones run again, non-retryable ones were reported failed); their "
+            "outcome here is discarded. It registers again and goes on.",
+            self.id[:8],
+            self.namespace,
+            self.broker_dead_threshold_seconds,
+        )
+
+    def _retire_periodic(self, space: _Namespace, limit: float) -> None:
+        for name in [n for n, seen in space.periodic_seen.items() if seen < limit]:
+            space.periodic.pop(name, None)
+            del space.periodic_seen[name]
+            logger.info(
+                "Periodic task %r of namespace %r retired: no live worker declares it",
+                name,
+                self.namespace,
+            )
+        for name in [n for n in space.periodic if n not in space.periodic_seen]:
+            space.periodic_seen[name] = limit + self.broker_dead_threshold_seconds
 
     def is_queue_empty(self, queue: str) -> bool:
         """Whether ``queue`` holds no job; see :meth:`Broker.is_queue_empty`."""
