@@ -131,3 +131,10 @@ def test_session_cleanup_task_has_the_original_name(settings, namespace, engines
     task = engine.tasks["spinachd:clear_expired_sessions"]
     assert task.periodicity == timedelta(days=1)
     assert task.func.__name__ == "clear_expired_sessions"
+
+
+def test_default_threads_are_the_original_default_worker_number():
+    from spinach.const import DEFAULT_WORKER_NUMBER
+    from spinach.contrib.spinachd.management.commands.spinach import DEFAULT_THREADS
+
+    assert DEFAULT_THREADS == DEFAULT_WORKER_NUMBER == 5

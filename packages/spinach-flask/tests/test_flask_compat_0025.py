@@ -122,3 +122,10 @@ def test_help_lists_the_option_and_its_alias(make_app):
     result = app.test_cli_runner().invoke(args=["spinach", "--help"])
     assert "--stop-when-queue-empty" in result.output
     assert "--stop-when-empty" in result.output
+
+
+def test_default_threads_are_the_original_default_worker_number():
+    from spinach.const import DEFAULT_WORKER_NUMBER
+    from spinach.contrib.flask_spinach.cli import DEFAULT_THREADS
+
+    assert DEFAULT_THREADS == DEFAULT_WORKER_NUMBER == 5

@@ -16,9 +16,10 @@ second half of the protection against the original distribution (see
 :mod:`spinach._conflict`).  When the original is installed *after*
 spinach-core, its ``spinach/__init__.py`` replaces ours and none of our code
 runs, until its ``from .const import ...``: a package directory wins over a
-module file of the same name, so that import lands here, and the checks
-below stop it with an :class:`ImportError` naming the conflict and the fix
-instead of letting the original's code run among leftovers of ours.
+module file of the same name, so that import lands here, and the checks at
+the top of this module stop it with an :class:`ImportError` naming the
+conflict and the fix, instead of letting the original's code run among
+leftovers of ours.
 """
 
 import sys
