@@ -46,8 +46,36 @@ def hatch() -> str:
     return str(exe)
 
 
+def remove_venv_redirect(root: Path = ROOT) -> bool:
+    """Remove a ``.venv`` *file* that virtualenv wrote at ``root``; return whether it did.
+
+    virtualenv writes such a file (a PEP 832 redirect naming the environment)
+    when it creates an environment in a folder holding a ``pyproject.toml``
+    and no ``.venv`` yet.  The environments of hatch.toml now live under
+    ``.venvs/`` so that it never happens, but checkouts where the demo ran
+    first with the former layout (``.venv-demo`` beside ``.venv``) still have
+    one, and hatch cannot create the default environment at ``.venv`` while
+    it is there.  Only a file naming an environment beside it is removed.
+    """
+    redirect = root / ".venv"
+    if redirect.is_symlink() or not redirect.is_file():
+        return False
+    try:
+        target = redirect.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not target or "/" in target or "\\" in target:
+        return False
+    if not (root / target / "pyvenv.cfg").is_file():
+        return False
+    print(f"[bootstrap] removing {redirect}: a redirect to {target}/ by virtualenv", flush=True)
+    redirect.unlink()
+    return True
+
+
 def run(args: list[str]) -> int:
     """Run ``hatch <args>`` from the root of the checkout and return its exit code."""
+    remove_venv_redirect()
     env = dict(os.environ)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")

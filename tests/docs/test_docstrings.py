@@ -68,6 +68,10 @@ CONTEXT = {
             "assert spin.broker.queue_length('spinach') == 1\n"
         ),
     ),
+    # spinach.const
+    "from spinach.const import DEFAULT_QUEUE, DEFAULT_NAMESPACE": Context(
+        after="assert DEFAULT_QUEUE == DEFAULT_NAMESPACE == 'spinach'"
+    ),
     # spinach.signals
     "from spinach import signals": Context(
         after=(

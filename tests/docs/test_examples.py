@@ -42,7 +42,10 @@ def test_backoff():
     result = run("backoff.py")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == [f"attempt {n}" for n in (1, 5, 10, 20)]
+    assert [line.split(":")[0] for line in lines] == [f"attempt {n}" for n in (1, 2, 5, 10)]
+    # The original's scale: 3 to 6 s for the first retry; capped at 20 minutes.
+    assert lines[0].endswith("(at most 6 s)")
+    assert 3 <= int(lines[0].split("retry in ")[1].split(" s")[0]) <= 6
     assert lines[-1].endswith("(at most 1200 s)")
 
 

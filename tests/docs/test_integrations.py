@@ -82,7 +82,9 @@ def test_flask_single_module(redis_url, tmp_path):
     assert request.returncode == 0, request.stderr
     assert request.stdout == "Hello from HTTP\n"
 
-    worker = run_command(argv("flask --app app spinach --stop-when-empty"), cwd=folder, env=env)
+    worker = run_command(
+        argv("flask --app app spinach --stop-when-queue-empty"), cwd=folder, env=env
+    )
     assert worker.returncode == 0, worker.stderr
     assert worker.stdout.splitlines() == [
         "Starting 5 Spinach workers on queue 'spinach' of namespace 'app', ^C to stop",
@@ -109,7 +111,7 @@ def test_flask_factory(redis_url):
     assert request.stdout == "{'user_id': 42}\n"
 
     worker = run_command(
-        argv("flask --app yourapp.app spinach --stop-when-empty"), cwd=folder, env=env
+        argv("flask --app yourapp.app spinach --stop-when-queue-empty"), cwd=folder, env=env
     )
     assert worker.returncode == 0, worker.stderr
     assert "Sending welcome email to user 42 from yourapp.app" in worker.stdout.splitlines()
@@ -158,7 +160,7 @@ def test_django_project(redis_url, tmp_path):
     assert closing.stdout.strip() == "Closing poll 1"
     assert not mail.exists() or not list(mail.iterdir())  # not sent by the view itself
 
-    worker = manage("spinach", "--stop-when-empty")
+    worker = manage("spinach", "--stop-when-queue-empty")
     assert worker.stdout.splitlines() == [
         "Starting 5 Spinach workers on queue 'spinach' of namespace 'mysite', ^C to stop",
         "Closed poll 1",

@@ -67,8 +67,12 @@ def assert_fix_works(env) -> None:
         "print(spinach.__version__)\n"
     )
     assert out == f"ran\n{versions()['spinach-core']}\n"
-    tripwire = env.python_code("import spinach.const", ok=False)
-    assert "spinach.const was a module of the original 'spinach' distribution" in tripwire
+    # spinach.const is ours again, and a module to use, as it was in the original.
+    out = env.python_code(
+        "import spinach.const as const\n"
+        "print(const.__file__.endswith('spinach/const/__init__.py'), const.DEFAULT_QUEUE)\n"
+    )
+    assert out == "True spinach\n"
 
 
 def test_original_first_then_spinach_core(make_venv, original_wheel):
@@ -87,7 +91,10 @@ def test_ours_first_then_original(make_venv, original_wheel, ours):
     env.install(f"pip install {ours}")
     install_original(env, original_wheel)
     # The original's __init__.py replaced ours; its code imports .const, which
-    # is our tripwire package (a directory wins over its const.py).
+    # is our const package (a directory wins over its const.py): it reports
+    # the conflict before any of the original's code can run on.
     error = assert_conflict_reported(env)
     assert "spinach/const/__init__.py" in error
+    [original_const] = env.path.glob("lib/python*/site-packages/spinach/const.py")
+    assert original_const.is_file()
     assert_fix_works(env)

@@ -93,28 +93,54 @@ def test_import_spinach_works_beside_our_own_distributions(tmp_path):
     assert result.stdout.strip() == "Engine"
 
 
-def test_spinach_const_is_a_tripwire_not_a_module():
-    result = run_python("import spinach.const")
-    assert result.returncode == 1
-    assert "spinach.const was a module of the original 'spinach' distribution" in result.stderr
+def test_spinach_const_is_a_module_beside_our_own_distributions(tmp_path):
+    site = make_site(tmp_path, "spinach_core-0.1.0.dist-info")
+    result = run_python("from spinach.const import DEFAULT_QUEUE; print(DEFAULT_QUEUE)", site)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "spinach"
 
 
-def test_the_tripwire_reports_the_original_when_its_code_imports_const(tmp_path):
-    # What the original's own modules do once they replaced ours: the parent
-    # package is theirs, and "from .const import ..." lands on our tripwire.
-    site = make_site(tmp_path, "spinach-0.0.25.dist-info")
-    code = (
-        "import importlib, os, sys, types\n"
+def replaced_package(*path: Path) -> str:
+    """Code making ``spinach`` a foreign package, as after the original overwrote ours.
+
+    The original's ``__init__.py`` imports ``.const``: the parent package is
+    theirs and the import lands on our ``const`` package directory.
+    """
+    return (
+        "import os, sys, types\n"
         "import spinach\n"
         "ours = os.path.dirname(spinach.__file__)\n"
         "for name in [m for m in sys.modules if m.startswith('spinach')]:\n"
         "    del sys.modules[name]\n"
         "original = sys.modules['spinach'] = types.ModuleType('spinach')\n"
-        f"original.__path__ = [{str(site / 'spinach')!r}, ours]\n"
-        "importlib.import_module('spinach.const')\n"
+        f"original.__path__ = [*{[str(p) for p in path]!r}, ours]\n"
+        "from spinach.const import DEFAULT_QUEUE\n"
+        "print('the foreign package got', DEFAULT_QUEUE)\n"
     )
-    result = run_python(code)
+
+
+def test_const_reports_the_original_when_its_code_imports_const(tmp_path):
+    site = make_site(tmp_path, "spinach-0.0.25.dist-info")
+    result = run_python(replaced_package(site / "spinach"))
     assert result.returncode == 1
     assert "ImportError: The original 'spinach' distribution (0.0.25" in result.stderr, (
         result.stderr
     )
+    assert "spinach/const/__init__.py" in result.stderr
+    assert "the foreign package got" not in result.stdout
+
+
+def test_const_refuses_a_foreign_package_even_without_the_original_metadata(tmp_path):
+    # The metadata may live elsewhere (or be gone): the package importing
+    # const is not ours all the same, since ours imports _conflict first.
+    site = make_site(tmp_path, "unrelated-1.0.dist-info")
+    result = run_python(replaced_package(site / "spinach"))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-5:]
+    assert any(
+        line.startswith("ImportError: The 'spinach' package being imported") for line in last
+    ), result.stderr
+    assert "is not spinach-core's" in result.stderr
+    assert "pip uninstall spinach" in result.stderr
+    assert "pip install --force-reinstall spinach-core" in result.stderr
+    assert "the foreign package got" not in result.stdout

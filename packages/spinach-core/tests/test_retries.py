@@ -47,7 +47,8 @@ def test_retries_follow_exponential_backoff_then_fail(spin, clock, recorder):
         assert job.retries == attempt
         assert job.status is JobStatus.WAITING
         delay = job.at_timestamp - starts[-1]
-        assert 2**attempt / 2 <= delay <= 2**attempt  # half to all of the exponential ceiling
+        # Within the step of exponential_backoff: 3 to 6 s, then 6 to 12 s.
+        assert 3 * 2**attempt / 2 <= delay <= 3 * 2**attempt
         # The worker now sleeps until exactly that date, and not a moment less.
         assert clock.wait_for_sleepers(1, deadline=job.at_timestamp)
         clock.advance(delay - 0.001)

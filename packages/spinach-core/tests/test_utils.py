@@ -13,15 +13,29 @@ from spinach.utils import exponential_backoff, from_timestamp, to_timestamp
 
 @pytest.mark.parametrize("attempt", range(15))
 def test_backoff_is_exponential_with_jitter_and_capped(attempt):
-    ceiling = min(1200, 2**attempt)
+    # Base 3 s doubling: attempt n waits within the step 3 * 2**(n-1) .. 3 * 2**n.
+    ceiling = min(1200, 3 * 2**attempt)
     delays = [exponential_backoff(attempt).total_seconds() for _ in range(200)]
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(set(delays)) > 1  # jitter spreads retries
 
 
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"),
+    [(0, 1.5, 3), (1, 3, 6), (2, 6, 12), (3, 12, 24), (8, 384, 768), (9, 600, 1200)],
+)
+def test_backoff_steps(attempt, low, high):
+    delays = [exponential_backoff(attempt).total_seconds() for _ in range(500)]
+    assert low <= min(delays) and max(delays) <= high
+    # The jitter covers the step, not a sliver of it.
+    assert min(delays) < low + (high - low) / 4 and max(delays) > high - (high - low) / 4
+
+
 def test_backoff_cap_and_huge_attempts():
-    assert exponential_backoff(10_000).total_seconds() <= 1200
+    assert 600 <= exponential_backoff(10_000).total_seconds() <= 1200
+    assert 600 <= exponential_backoff(10**12).total_seconds() <= 1200
     assert 5 <= exponential_backoff(50, cap=10).total_seconds() <= 10
+    assert all(exponential_backoff(a, cap=4).total_seconds() <= 4 for a in range(40))
     assert isinstance(exponential_backoff(1), timedelta)
 
 

@@ -17,7 +17,10 @@ never match: their metadata folders are ``spinach_core-...``,
 The check runs when this module is first imported, which
 ``spinach/__init__.py`` does before anything else.  This module has a name
 the original never used, so it survives when the original overwrites
-spinach-core's files; see ``spinach/const/``.
+spinach-core's files, and :mod:`spinach.const` imports it too: the
+original's ``__init__.py`` imports ``.const``, which then stops with the same
+error (and with :func:`raise_foreign_package` if the original's metadata
+cannot be found).
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Iterable, Optional, Tuple
+from types import ModuleType
+from typing import Iterable, NoReturn, Optional, Tuple
 
-__all__ = ["check_no_original_spinach", "find_original_spinach", "original_spinach_message"]
+__all__ = [
+    "check_no_original_spinach",
+    "find_original_spinach",
+    "original_spinach_message",
+    "raise_foreign_package",
+]
 
 _ORIGINAL_METADATA = re.compile(r"spinach(?:-(\d[^-]*)(?:-py[^-]*)?)?\.(?:dist|egg)-info", re.I)
 
@@ -77,6 +86,25 @@ def check_no_original_spinach(package_dirs: Iterable[str]) -> None:
     found = find_original_spinach(package_dirs)
     if found is not None:
         raise ImportError(original_spinach_message(*found), name="spinach")
+
+
+def raise_foreign_package(package: ModuleType) -> NoReturn:
+    """Raise :class:`ImportError`: ``package`` is a ``spinach`` that is not spinach-core's.
+
+    For :mod:`spinach.const` imported by a ``spinach/__init__.py`` that another
+    distribution put in place of ours, when no metadata says which.
+    """
+    where = getattr(package, "__file__", None) or list(getattr(package, "__path__", []))
+    raise ImportError(
+        f"The 'spinach' package being imported ({where}) is not spinach-core's: another "
+        "distribution, probably the original 'spinach' (0.0.x), replaced its files. "
+        "spinach-core replaces the original: run\n"
+        "    pip uninstall spinach\n"
+        "then reinstall spinach-core and the other spinach-* distributions you use, e.g.\n"
+        "    pip install --force-reinstall spinach-core spinach-redis\n"
+        "(see 'Migrating from spinach 0.0.x' in the documentation).",
+        name="spinach",
+    )
 
 
 check_no_original_spinach(sys.modules["spinach"].__path__)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 from ._forks import renew_after_fork
 from .arbiter import Arbiter
 from .brokers.base import Broker
-from .exc import InvalidTaskError, UnknownTaskError, WorkersError
+from .exc import InvalidTaskError, SpinachError, UnknownTaskError, WorkersError
 from .job import Job, JobStatus, new_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
@@ -298,6 +298,51 @@ class Engine:
     async def _enqueue_in_executor(self, jobs: Sequence[Job]) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._broker.enqueue_jobs, jobs)
+
+    def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
+        """Run a task now, in the calling thread, and return what it returns.
+
+        For tests and scripts that need a task's work done at once.  The task
+        must be attached to this Engine and the arguments are checked as
+        :meth:`schedule` checks them (:class:`~spinach.exc.UnknownTask`,
+        :class:`~spinach.exc.InvalidJobSignatureError`,
+        :class:`~spinach.exc.SerializationError`), but the job never goes
+        through a broker or a worker:
+
+        - no :class:`~spinach.job.Job` is created and no signal is sent, so
+          integrations (Sentry, Datadog, Django's database hooks, Flask's
+          application context) do not see it;
+        - an exception raised by the task propagates to the caller, unchanged:
+          ``max_retries`` does not apply, and ``RetryException`` and
+          ``AbortException`` are raised like any other;
+        - ``max_concurrency`` does not apply;
+        - the task gets the arguments as they were given, not as JSON would
+          carry them (a tuple stays a tuple), and runs in the caller's
+          ``contextvars`` context.
+
+        An ``async def`` task runs to completion in its own event loop; from
+        a thread that is already running a loop, await the task's function
+        instead: this raises :class:`~spinach.exc.SpinachError`.
+
+        :arg task: the task or its name
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: what the task function returned
+        """
+        resolved = self._resolve(task)
+        resolved.check_arguments(args, kwargs)
+        check_arguments(resolved.name, args, kwargs)
+        logger.debug("Executing task %s in the caller", resolved.name)
+        if not resolved.is_async:
+            return resolved.func(*args, **kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(resolved.func(*args, **kwargs))
+        raise SpinachError(
+            f"cannot execute the async task {resolved.name!r} from a running event loop: "
+            "await its function instead"
+        )
 
     # -- workers --------------------------------------------------------
 

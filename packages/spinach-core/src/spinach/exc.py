@@ -28,6 +28,7 @@ __all__ = [
     "SerializationError",
     "SpinachError",
     "TasksNotAttachedError",
+    "UnknownTask",
     "UnknownTaskError",
     "WorkersError",
 ]
@@ -51,6 +52,11 @@ class NamespaceError(SpinachError, ValueError):
 
 class UnknownTaskError(SpinachError, LookupError):
     """No task of that name (or function) is attached to the engine."""
+
+
+#: The name of :class:`UnknownTaskError` in the original ``spinach`` 0.0.x:
+#: the same class, so ``except UnknownTask`` catches it.
+UnknownTask = UnknownTaskError
 
 
 class InvalidJobSignatureError(SpinachError, TypeError):

@@ -222,12 +222,67 @@ class Tasks:
         """Names of the registered tasks."""
         return list(self._tasks)
 
-    def get(self, name: str) -> Task:
-        """Return the task registered under ``name``."""
-        try:
-            return self._tasks[name]
-        except KeyError:
-            raise UnknownTaskError(f"no task named {name!r} in this registry") from None
+    @property
+    def tasks(self) -> Dict[str, Task]:
+        """The registered tasks, by name (a copy)."""
+        return dict(self._tasks)
+
+    def get(self, name: TaskRef) -> Task:
+        """Return a registered task, found by its name, its function or itself.
+
+        :arg name: the name of the task, the function it was registered
+            with, or the :class:`Task`
+        :raises spinach.exc.UnknownTask: if no task of this registry matches,
+            or the function is registered under several names
+        """
+        if isinstance(name, str):
+            task = self._tasks.get(name)
+            if task is None:
+                raise UnknownTaskError(
+                    f"no task named {name!r} in this registry; "
+                    f"known tasks: {sorted(self._tasks) or 'none'}"
+                )
+            return task
+        if isinstance(name, Task):
+            if self._tasks.get(name.name) is not name:
+                raise UnknownTaskError(f"task {name.name!r} is not registered in this registry")
+            return name
+        found = [task for task in self._tasks.values() if callable(name) and task.func == name]
+        if len(found) == 1:
+            return found[0]
+        what = getattr(name, "__qualname__", name)
+        if found:
+            raise UnknownTaskError(
+                f"{what!r} is registered under several task names "
+                f"({', '.join(sorted(t.name for t in found))}); get it by name"
+            )
+        raise UnknownTaskError(f"{what!r} is not a task of this registry")
+
+    def update(self, tasks: Tasks) -> None:
+        """Add every task of another registry to this one.
+
+        The tasks keep the options they were defined with.  They are checked
+        as :meth:`add` checks a new task, all of them before any is added: a
+        name already used by another task, here or in an Engine this registry
+        is attached to, raises :class:`~spinach.exc.InvalidTaskError` and
+        adds nothing.
+
+        :arg tasks: the :class:`Tasks` registry whose tasks to add
+        """
+        if not isinstance(tasks, Tasks):
+            raise TypeError(f"expected a Tasks registry, not {tasks!r}")
+        new = [task for task in tasks if self._tasks.get(task.name) is not task]
+        for task in new:
+            if task.name in self._tasks:
+                raise InvalidTaskError(f"a task named {task.name!r} is already registered")
+        engines = self._live_engines()
+        for engine in engines:
+            for task in new:
+                engine._check_new(task)
+        for task in new:
+            for engine in engines:
+                engine._register_task(task)
+            self._tasks[task.name] = task
 
     def task(
         self,

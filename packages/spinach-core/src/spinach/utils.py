@@ -13,20 +13,24 @@ __all__ = ["exponential_backoff", "from_timestamp", "start_thread", "to_timestam
 def exponential_backoff(attempt: int, cap: int = 1200) -> timedelta:
     """Calculate a delay to retry using an exponential backoff algorithm.
 
-    The delay doubles with each attempt (1 s, 2 s, 4 s, ...) up to ``cap``
-    seconds, and a random jitter spreads it between half and all of that
-    value, so that jobs failing together are not all retried at the same
-    instant.  It is a good fit for most applications.
+    The delay starts at 3 seconds and doubles with each attempt: attempt
+    ``n`` waits between ``3 * 2 ** (n - 1)`` and ``3 * 2 ** n`` seconds (3 to
+    6 s for the first retry, 6 to 12 s for the second, ...), never more than
+    ``cap`` seconds.  The random jitter within each step spreads jobs that
+    failed together, so that they are not all retried at the same instant.
+    It is a good fit for most applications, and the scale of the original
+    ``spinach`` 0.0.x.
 
-    :arg attempt: the number of attempts made, 0 or more
+    :arg attempt: the number of attempts made, 0 or more (0 gives 1.5 to 3 s)
     :arg cap: maximum delay in seconds, defaults to 20 minutes
     """
     if attempt < 0:
         raise ValueError(f"attempt must be 0 or more, not {attempt!r}")
     if cap <= 0:
         raise ValueError(f"cap must be a positive number of seconds, not {cap!r}")
-    # min() before any float conversion: 2 ** attempt may be a huge int.
-    ceiling = float(min(cap, 2**attempt))
+    # 3 s doubled per attempt.  Past 64 attempts it is far over any sensible
+    # cap: never build a huge int.
+    ceiling = float(min(cap, 3 * 2 ** min(attempt, 64)))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 

@@ -18,18 +18,24 @@ clean-up of expired sessions.  Database connections are recycled around
 every job, as Django does around every request.
 
 Importing this package has no side effect: the Engine is created when
-Django's application registry is ready.
+Django's application registry is ready.  As in the original spinach,
+``from spinach.contrib.spinachd import spin`` gives that Engine (once Django
+is set up); :func:`get_engine` is the same.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from spinach.engine import Engine
 
+    #: The project's Engine, the name of the original spinach: see get_engine().
+    spin: Engine
+
+# Not "spin": a star import must not need Django to be set up.
 __all__ = ["__version__", "get_engine"]
 
 
@@ -43,3 +49,11 @@ def get_engine() -> Engine:
     from .apps import SpinachdConfig
 
     return SpinachdConfig.get().engine
+
+
+def __getattr__(name: str) -> Any:
+    # ``spin`` is looked up when it is used, so that importing this package
+    # stays free of side effects and works before Django is set up.
+    if name == "spin":
+        return get_engine()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ import logging
 from typing import Optional
 
 from django.apps import AppConfig, apps
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 
 from spinach.engine import Engine
 
@@ -53,10 +53,15 @@ class SpinachdConfig(AppConfig):
         """Return the installed instance of this application.
 
         :raises ImproperlyConfigured: if ``spinach.contrib.spinachd`` is not in
-            ``INSTALLED_APPS``
+            ``INSTALLED_APPS``, or Django is not set up yet
         """
         try:
             config = apps.get_app_config(cls.label)
+        except AppRegistryNotReady:
+            raise ImproperlyConfigured(
+                "the Spinach Engine is created when Django is set up: call django.setup() "
+                "first (manage.py and WSGI/ASGI handlers do)"
+            ) from None
         except LookupError:
             raise ImproperlyConfigured(
                 "add 'spinach.contrib.spinachd' to INSTALLED_APPS to use Spinach with Django"

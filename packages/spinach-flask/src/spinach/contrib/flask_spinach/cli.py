@@ -32,17 +32,21 @@ DEFAULT_THREADS = 5
     help="Number of worker threads, i.e. of jobs run at once.",
 )
 @click.option(
+    "--stop-when-queue-empty",
     "--stop-when-empty",
+    "stop_when_queue_empty",
     is_flag=True,
-    help="Stop once the queue is empty and no job runs (one-off runs, cron).",
+    help="Stop once the queue is empty and no job runs (one-off runs, cron). "
+    "--stop-when-empty is an alias.",
 )
 @with_appcontext
-def spinach_command(queue: str, threads: int, stop_when_empty: bool) -> None:
+def spinach_command(queue: str, threads: int, stop_when_queue_empty: bool) -> None:
     """Start Spinach workers for the application.
 
     The command blocks until the workers stop: SIGINT (^C) or SIGTERM stops
     them gracefully, letting running jobs finish; a second signal forces the
-    exit.
+    exit.  ``--stop-when-queue-empty`` (the option of the original spinach;
+    ``--stop-when-empty`` is an alias) stops them once the queue is empty.
     """
     engine = state_of(current_app).engine
     click.echo(
@@ -51,7 +55,7 @@ def spinach_command(queue: str, threads: int, stop_when_empty: bool) -> None:
     )
     try:
         engine.start_workers(
-            number=threads, queue=queue, block=True, stop_when_queue_empty=stop_when_empty
+            number=threads, queue=queue, block=True, stop_when_queue_empty=stop_when_queue_empty
         )
     except WorkersError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -152,6 +152,25 @@ class Spinach:
         """
         return self.get_engine()
 
+    @property
+    def spin(self) -> Engine:
+        """Engine of the current application, as the original ``spinach`` 0.0.x named it.
+
+        Unlike :attr:`engine`, it needs an application context: it never
+        falls back on the application given to the constructor.
+
+        :raises RuntimeError: outside of an application context, or if the
+            extension is not initialised on the current application
+        """
+        if not has_app_context():
+            raise RuntimeError(
+                "Spinach.spin is the Engine of the current application: use it inside an "
+                "application context (e.g. `with app.app_context():`), or use "
+                "get_engine(app)"
+            )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return state_of(app).engine
+
     # -- scheduling -----------------------------------------------------
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
@@ -184,3 +203,24 @@ class Spinach:
         :return: the Jobs that were created and scheduled
         """
         return self.get_engine().schedule_batch(batch)
+
+    def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
+        """Run a task now, in the caller, with the current application's Engine.
+
+        See :meth:`spinach.engine.Engine.execute`: the arguments are checked
+        as for :meth:`schedule`, nothing goes through the broker and the
+        task's exceptions propagate.  Like a job, the task runs inside an
+        application context of its application: the current one, or one
+        pushed for the call.
+
+        :arg task: the task or its name
+        :arg args: args to be passed to the task function
+        :arg kwargs: kwargs to be passed to the task function
+        :return: what the task function returned
+        """
+        engine = self.get_engine()
+        if has_app_context():
+            return engine.execute(task, *args, **kwargs)
+        assert self.app is not None  # get_engine() found no application otherwise
+        with self.app.app_context():
+            return engine.execute(task, *args, **kwargs)

@@ -1,4 +1,8 @@
-"""``python manage.py spinach [--queue Q] [--threads N]``: start Spinach workers."""
+"""Start Spinach workers: ``python manage.py spinach [--queue Q] [--threads N]``.
+
+``--stop-when-queue-empty`` (alias ``--stop-when-empty``) stops them once the
+queue is empty.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add ``--queue``, ``--threads`` and ``--stop-when-empty``."""
+        """Add ``--queue``, ``--threads`` and ``--stop-when-queue-empty``."""
         parser.add_argument(
             "--queue",
             default=DEFAULT_QUEUE,
@@ -47,9 +51,12 @@ class Command(BaseCommand):
             help=f"number of worker threads, i.e. of jobs run at once (default: {DEFAULT_THREADS})",
         )
         parser.add_argument(
+            "--stop-when-queue-empty",
             "--stop-when-empty",
+            dest="stop_when_queue_empty",
             action="store_true",
-            help="stop once the queue is empty and no job runs (one-off runs, cron)",
+            help="stop once the queue is empty and no job runs (one-off runs, cron); "
+            "--stop-when-empty is an alias",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -66,7 +73,7 @@ class Command(BaseCommand):
                 number=threads,
                 queue=queue,
                 block=True,
-                stop_when_queue_empty=options["stop_when_empty"],
+                stop_when_queue_empty=options["stop_when_queue_empty"],
             )
         except WorkersError as exc:
             raise CommandError(str(exc)) from exc
