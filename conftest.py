@@ -122,7 +122,7 @@ class SignalRecorder:
         )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
     """Wait until ``predicate()`` holds, re-checking every few milliseconds; fail after ``timeout``.
 
     For state that sends no notification (a broker's storage seen from
@@ -133,6 +133,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
     while not predicate():
         assert time.monotonic() < deadline, f"not true within {timeout} s: {what or predicate}"
         pause.wait(0.005)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """``wait_until(predicate, timeout=10.0, what="")``: see :func:`_wait_until`."""
+    return _wait_until
 
 
 @pytest.fixture

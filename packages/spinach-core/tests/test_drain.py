@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from conftest import wait_until
 from spinach import Engine, MemoryBroker
 from spinach.brokers.memory import MemoryStore
 
@@ -65,7 +64,7 @@ def test_a_job_longer_than_the_threshold_is_never_taken_from_a_draining_worker(
 
 
 def test_each_job_is_acknowledged_as_it_finishes_during_a_drain(
-    clock, namespace, recorder, engines
+    clock, namespace, recorder, engines, wait_until
 ):
     store = MemoryStore()
     gates = {"a": threading.Event(), "b": threading.Event()}
