@@ -220,6 +220,9 @@ def test_sentry_reports_a_failed_job(sentry_ingest):
     assert "account 7 has a malformed address book" in received
     assert '"spinach.task":"import_contacts"' in received.replace(" ", "")
     assert "queue.task.spinach" in received  # the job's transaction
+    # No send_default_pii: the frames of the job come without their variables.
+    assert '"function":"import_contacts"' in received.replace(" ", "")
+    assert '"vars"' not in received
 
 
 # -- Datadog -------------------------------------------------------------------

@@ -125,3 +125,16 @@ def define(engine, name, func, is_async, **options):
             return func(*args, **kwargs)
 
     return engine.task(task, name=name, **options)
+
+
+def frames_of(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every frame of every stack trace of an event: exceptions, threads, message."""
+    stacktraces = [
+        value["stacktrace"]
+        for interface in ("exception", "threads")
+        for value in event.get(interface, {}).get("values", [])
+        if "stacktrace" in value
+    ]
+    if "stacktrace" in event:
+        stacktraces.append(event["stacktrace"])
+    return [frame for stacktrace in stacktraces for frame in stacktrace["frames"]]

@@ -233,10 +233,10 @@ def test_job_logger_is_ignored_so_nothing_is_reported_twice(sentry_init, real_sp
 
 
 def test_job_arguments_are_not_sent_without_send_default_pii(sentry_init, real_spin):
-    # Sentry itself sends the local variables of stack frames (the task's
-    # own arguments among them) unless told not to: that is its setting,
-    # not something this integration attaches, so it is turned off here.
-    transport = sentry_init(include_local_variables=False)
+    # Sentry's own include_local_variables is left on (its default): the
+    # frames of the job hold its arguments, and the integration removes them
+    # (see test_private_data.py for every kind of event).
+    transport = sentry_init()
     real_spin.task(crash, name="crashes")
     real_spin.schedule("crashes", "secret-positional-4242", email="secret-kw@example.com")
     work(real_spin)

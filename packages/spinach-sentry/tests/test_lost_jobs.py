@@ -100,3 +100,17 @@ def test_integration_identity_and_options():
     assert repr(SpinachIntegration(True)) == "SpinachIntegration(send_retries=True)"
     with pytest.raises(TypeError, match="send_retries must be a bool"):
         SpinachIntegration(send_retries="yes")  # type: ignore[arg-type]
+    # The options about job data follow the client unless set.
+    default = SpinachIntegration()
+    assert default.include_local_variables is None
+    assert default.send_job_arguments is None
+    explicit = SpinachIntegration(include_local_variables=True, send_job_arguments=False)
+    assert explicit.include_local_variables is True
+    assert explicit.send_job_arguments is False
+    assert repr(explicit) == (
+        "SpinachIntegration(send_retries=False, include_local_variables=True, "
+        "send_job_arguments=False)"
+    )
+    for name in ("include_local_variables", "send_job_arguments"):
+        with pytest.raises(TypeError, match=f"{name} must be a bool or None, not int"):
+            SpinachIntegration(**{name: 1})

@@ -44,6 +44,7 @@ def test_wheel_file_list(tmp_path):
     dist_info = {n for n in names if n.startswith("spinach_sentry-")}
     assert names - dist_info == {
         f"{SUBPACKAGE}/__init__.py",
+        f"{SUBPACKAGE}/_privacy.py",
         f"{SUBPACKAGE}/_version.py",
         f"{SUBPACKAGE}/py.typed",
     }

@@ -1,7 +1,8 @@
 """Two registries in one tasks.py, and one imported from elsewhere: all are found."""
 
+from polls.tasks import tasks as polls_tasks  # noqa: F401
+
 from spinach import Tasks
-from spinach.contrib.spinachd.tasks import tasks as spinachd_tasks  # noqa: F401
 
 orders = Tasks()
 reports = Tasks(queue="reports")

@@ -10,6 +10,9 @@
 - ``SPINACH_CLEAR_SESSIONS_PERIODICITY``: a ``timedelta``, default ``None``
   (the periodic clean-up of expired sessions is disabled).
 
+Django's own ``EMAIL_BACKEND`` decides whether the project sends emails from
+jobs at all (:func:`background_email_enabled`).
+
 Settings are read when they are needed, never at import time.
 """
 
@@ -20,6 +23,7 @@ from typing import Optional
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from spinach.brokers.base import Broker
 
@@ -27,6 +31,7 @@ __all__ = [
     "DEFAULT_ACTUAL_EMAIL_BACKEND",
     "DEFAULT_NAMESPACE",
     "actual_email_backend",
+    "background_email_enabled",
     "broker",
     "clear_sessions_periodicity",
     "namespace",
@@ -110,3 +115,26 @@ def clear_sessions_periodicity() -> Optional[timedelta]:
             f"(e.g. timedelta(weeks=1)) or None, not {value!r}"
         )
     return value
+
+
+def background_email_enabled() -> bool:
+    """Whether ``EMAIL_BACKEND`` is Spinach's background backend (or a subclass of it).
+
+    Only then does the project have the ``spinachd:send_email`` task: a
+    worker of a project that sends its emails otherwise must not send the
+    emails that whoever can push jobs to its queues asks it to, through the
+    project's own (authenticated) SMTP account.  A path that cannot be
+    imported is not the background backend.
+    """
+    value = getattr(settings, "EMAIL_BACKEND", None)
+    if value == _BACKGROUND_BACKEND:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        backend = import_string(value)
+    except ImportError:
+        return False
+    from .mail import BackgroundEmailBackend
+
+    return isinstance(backend, type) and issubclass(backend, BackgroundEmailBackend)

@@ -15,6 +15,7 @@ from spinach.task import Tasks
 from . import conf
 from .db import connect_database_hooks
 from .sessions import clear_sessions_tasks
+from .tasks import email_tasks
 
 __all__ = ["TASKS_MODULE", "create_engine", "discover_tasks"]
 
@@ -57,17 +58,23 @@ def create_engine() -> Engine:
     - the registries of :func:`discover_tasks` are attached;
     - the periodic clean-up of expired sessions is attached if
       ``SPINACH_CLEAR_SESSIONS_PERIODICITY`` is set;
+    - the ``spinachd:send_email`` task is attached only if ``EMAIL_BACKEND``
+      is the background backend
+      (:func:`~spinach.contrib.spinachd.conf.background_email_enabled`);
     - database connections are recycled around each job of its namespace.
 
     The ``spinachd`` application calls it once, when Django starts; the
     result is :func:`spinach.contrib.spinachd.get_engine`.
     """
     periodicity = conf.clear_sessions_periodicity()  # check every setting before anything
+    background_email = conf.background_email_enabled()
     engine = Engine(conf.broker(), namespace=conf.namespace())
     for tasks in discover_tasks():
         engine.attach_tasks(tasks)
     if periodicity is not None:
         engine.attach_tasks(clear_sessions_tasks(periodicity))
+    if background_email:
+        engine.attach_tasks(email_tasks())
     connect_database_hooks(engine.namespace)
     logger.debug("Created %r with tasks %s", engine, ", ".join(sorted(engine.tasks)))
     return engine

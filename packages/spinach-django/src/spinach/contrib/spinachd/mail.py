@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
@@ -36,6 +37,10 @@ class BackgroundEmailBackend(BaseEmailBackend):
     messages are queued or none is.  Messages without recipients are
     skipped, as Django's backends do.  With ``fail_silently``, an error while
     queueing is logged and 0 returned instead of raised.
+
+    The task exists only when ``EMAIL_BACKEND`` named this backend when the
+    Engine was created: used otherwise, the backend raises
+    ``ImproperlyConfigured`` rather than queue jobs no worker would send.
     """
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
@@ -47,7 +52,14 @@ class BackgroundEmailBackend(BaseEmailBackend):
             batch = Batch()
             for message in messages:
                 batch.schedule(SEND_EMAIL_TASK, message_to_data(message))
-            get_engine().schedule_batch(batch)
+            engine = get_engine()
+            if SEND_EMAIL_TASK not in engine.tasks:
+                raise ImproperlyConfigured(
+                    f"the task {SEND_EMAIL_TASK} exists only when EMAIL_BACKEND is "
+                    "'spinach.contrib.spinachd.mail.BackgroundEmailBackend' when Django starts: "
+                    "set it in the settings of the web processes and of the workers"
+                )
+            engine.schedule_batch(batch)
         except Exception:
             if not self.fail_silently:
                 raise

@@ -36,9 +36,11 @@ process, threaded and asyncio workers alike:
 - the ``spinach.job`` logger, on which Spinach logs every failure and every
   lost job, is ignored by Sentry's logging integration: the failures it logs
   are the ones reported above, so nothing is reported twice;
-- the job's arguments are attached (``spinach`` context) only when
-  ``send_default_pii=True`` (or, with sentry-sdk versions that have the
-  ``data_collection`` option, when its ``queues`` category is on).
+- the data of a job stays out of Sentry unless the client's settings or the
+  integration's options let it go (see :class:`SpinachIntegration`): by
+  default, with ``send_default_pii=False``, no event sent from a job (its
+  failure, what the task captures or logs, its transaction) carries the
+  job's arguments or the local variables of any frame of its stack.
 
 In the span streaming mode of recent SDKs (``trace_lifecycle="stream"``),
 which has no transactions, errors are reported as above and no transaction
@@ -56,12 +58,12 @@ import logging
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, cast
 
 import sentry_sdk
 from sentry_sdk.integrations import Integration
 from sentry_sdk.integrations.logging import ignore_logger
-from sentry_sdk.scope import Scope
+from sentry_sdk.scope import Scope, add_global_event_processor
 from sentry_sdk.tracing import Span
 from sentry_sdk.utils import event_from_exception
 
@@ -69,7 +71,17 @@ from spinach import signals
 from spinach.exc import AbortException, RetryException
 from spinach.job import Job, JobStatus
 
+from ._privacy import (
+    JOB_ID_TAG,
+    attach_stacktrace_without_variables,
+    is_job_event,
+    job_data_allowed,
+    strip_local_variables,
+)
 from ._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sentry_sdk.types import Event, Hint
 
 __all__ = ["SpinachIntegration", "__version__"]
 
@@ -93,28 +105,61 @@ class SpinachIntegration(Integration):
     :arg send_retries: also report the exceptions that make a job retry
         (at level ``warning``); by default only the final failure of a job
         is reported.
+    :arg include_local_variables: whether the events sent from a job keep
+        the local variables of their stack frames, which hold the job's
+        arguments: in the task's frame, in every function it calls and in
+        Spinach's own frames.  ``None`` (the default) follows the client:
+        they are kept only with ``send_default_pii=True`` (or, on SDKs with
+        ``data_collection``, when its ``queues`` category is on).  ``False``
+        removes them whatever the client says; ``True`` keeps them.  Only
+        what the SDK collected can be kept: with the client's own
+        ``include_local_variables=False`` there are none.
+    :arg send_job_arguments: whether the ``spinach`` context of the events
+        of a job lists its ``args`` and ``kwargs``; ``None`` (the default)
+        follows the client as above.
     """
 
     identifier = "spinach"
     origin = ORIGIN
 
-    def __init__(self, send_retries: bool = False) -> None:
+    def __init__(
+        self,
+        send_retries: bool = False,
+        *,
+        include_local_variables: Optional[bool] = None,
+        send_job_arguments: Optional[bool] = None,
+    ) -> None:
         if not isinstance(send_retries, bool):
             raise TypeError(f"send_retries must be a bool, not {type(send_retries).__name__}")
+        for name, value in (
+            ("include_local_variables", include_local_variables),
+            ("send_job_arguments", send_job_arguments),
+        ):
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool or None, not {type(value).__name__}")
         self.send_retries = send_retries
+        self.include_local_variables = include_local_variables
+        self.send_job_arguments = send_job_arguments
 
     def __repr__(self) -> str:
-        return f"SpinachIntegration(send_retries={self.send_retries!r})"
+        options = [f"send_retries={self.send_retries!r}"]
+        for name in ("include_local_variables", "send_job_arguments"):
+            value = getattr(self, name)
+            if value is not None:
+                options.append(f"{name}={value!r}")
+        return f"SpinachIntegration({', '.join(options)})"
 
     @staticmethod
     def setup_once() -> None:
         """Hook into Spinach; called once per process by ``sentry_sdk.init``.
 
-        The signal receivers stay connected for the life of the process, as
-        Sentry integrations do, and do nothing while the current Sentry client
-        has no :class:`SpinachIntegration`.
+        The signal receivers and the event processor stay connected for the
+        life of the process, as Sentry integrations do; the receivers do
+        nothing while the current Sentry client has no
+        :class:`SpinachIntegration`.
         """
         ignore_logger(JOB_LOGGER)
+        add_global_event_processor(_keep_job_data_private)
         signals.job_started.connect(_on_job_started, weak=False)
         signals.job_schedule_retry.connect(_on_job_schedule_retry, weak=False)
         signals.job_failed.connect(_on_job_failed, weak=False)
@@ -147,6 +192,31 @@ def _run_of(job: Job) -> Optional[_JobRun]:
     if run is None or run.job_id != job.id:
         return None
     return run
+
+
+def _keep_job_data_private(event: Event, hint: Hint) -> Optional[Event]:
+    """Remove the local variables of the frames of a job's events, unless allowed.
+
+    A global event processor: it sees every event (errors, messages, log
+    records, transactions) before ``before_send``, and acts on those sent
+    while a job runs in this context or from a scope forked from a job's.
+    It must not fail open: an event it could not clean is not sent.
+    """
+    __tracebackhide__ = True  # not a frame of the job's stack (see current_stacktrace)
+    data = cast(Dict[str, Any], event)
+    if _current_run.get() is None and not is_job_event(data):
+        return event
+    try:
+        client = sentry_sdk.get_client()
+        integration = client.get_integration(SpinachIntegration)
+        if not job_data_allowed(
+            None if integration is None else integration.include_local_variables
+        ):
+            strip_local_variables(data)
+            attach_stacktrace_without_variables(data, client.options)
+    except Exception:  # pragma: no cover - fail closed: drop what could not be cleaned
+        return None
+    return event
 
 
 def _on_job_started(namespace: str, job: Job, **kwargs: Any) -> None:
@@ -249,7 +319,7 @@ def _describe(scope: Scope, namespace: str, job: Job) -> None:
     scope.clear_breadcrumbs()
     sentry_sdk.get_current_scope().clear_breadcrumbs()
     scope.set_tag("spinach.task", job.task_name)
-    scope.set_tag("spinach.job_id", str(job.id))
+    scope.set_tag(JOB_ID_TAG, str(job.id))  # also what marks the events of a job
     scope.set_tag("spinach.queue", job.queue)
     scope.set_tag("spinach.retries", str(job.retries))
     scope.set_tag("spinach.namespace", namespace)
@@ -266,7 +336,8 @@ def _job_context(namespace: str, job: Job) -> Dict[str, Any]:
         "max_retries": job.max_retries,
         "scheduled_at": job.at.isoformat(),
     }
-    if _send_job_arguments():
+    integration = _integration()
+    if job_data_allowed(None if integration is None else integration.send_job_arguments):
         context["args"] = list(job.task_args)
         context["kwargs"] = dict(job.task_kwargs)
     return context
@@ -283,20 +354,6 @@ def _span_streaming() -> bool:
     except ImportError:  # an SDK older than that mode
         return False
     return bool(has_span_streaming_enabled(sentry_sdk.get_client().options))
-
-
-def _send_job_arguments() -> bool:
-    """Whether the client may send the arguments of jobs.
-
-    sentry-sdk versions with the ``data_collection`` option resolve it at
-    init (``send_default_pii=True`` alone turns its ``queues`` category on);
-    older ones only have ``send_default_pii``.
-    """
-    client = sentry_sdk.get_client()
-    collection = client.options.get("data_collection")
-    if isinstance(collection, dict) and "queues" in collection:
-        return bool(collection["queues"])
-    return client.should_send_default_pii()
 
 
 def _sampling_context(namespace: str, job: Job) -> Dict[str, Any]:
