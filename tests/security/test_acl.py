@@ -1,9 +1,10 @@
 """Least-privilege Redis ACL users: the line of docs/examples/redis.conf, proven.
 
 The ``user`` line the documentation gives for workers is read from the
-documentation's own file, and applied to a private server: a worker with
-only those permissions runs every feature, and cannot reach another
-namespace.
+documentation's own file and applied verbatim (only the user name, the
+password and the example namespace are replaced) to a private server: a
+worker with only those permissions runs every feature, and can neither
+read, list, nor hear anything of another namespace.
 """
 
 from __future__ import annotations
@@ -17,33 +18,39 @@ import redis
 
 from spinach import Batch, Engine, ManualClock
 from spinach.brokers.redis import RedisBroker
-from spinach.exc import BrokerError
+from spinach.exc import BrokerUnavailableError, NamespaceError
 
 pytestmark = pytest.mark.redis
 
 REDIS_CONF = Path(__file__).resolve().parents[2] / "docs" / "examples" / "redis.conf"
+PASSWORD = "a-long-random-password"
+#: How Redis words a refusal of the ACL, outside and inside scripts.
+DENIED = "NOPERM|permission|can't access|can't run"
 
 
-def documented_commands() -> list[str]:
-    """The +command rules of the documented workers' ACL user."""
+def documented_rules(namespace: str) -> list[str]:
+    """The rules of the documented workers' user, for ``namespace``."""
     [line] = [line for line in REDIS_CONF.read_text().splitlines() if line.startswith("user ")]
-    rules = line.split()
-    assert "-@all" in rules and "~{myapp}:*" in rules and "&{myapp}:*" in rules
-    return [rule for rule in rules if rule.startswith("+")]
+    _, _, *rules = line.split()
+    assert rules[:4] == ["on", ">another-long-random-password", "resetkeys", "resetchannels"]
+    rules[1] = f">{PASSWORD}"
+    return [rule.replace("{myapp}", f"{{{namespace}}}") for rule in rules]
 
 
 def acl_user(admin, name, namespace):
-    """The documented user, for ``namespace`` instead of the example's."""
-    admin.execute_command(
-        "ACL", "SETUSER", name, "on", ">a-long-random-password", "resetkeys",
-        f"~{{{namespace}}}:*", "resetchannels", f"&{{{namespace}}}:*", "-@all",
-        *documented_commands(),
-    )  # fmt: skip
+    """A client of the documented user, for ``namespace`` instead of the example's."""
+    admin.execute_command("ACL", "SETUSER", name, *documented_rules(namespace))
     return redis.Redis(
-        port=admin.connection_pool.connection_kwargs["port"],
-        username=name,
-        password="a-long-random-password",
+        port=admin.connection_pool.connection_kwargs["port"], username=name, password=PASSWORD
     )
+
+
+def test_the_documented_line_gives_no_command_that_lists_the_server():
+    rules = documented_rules("myapp")
+    assert "-@all" in rules
+    granted = {rule[1:] for rule in rules if rule.startswith("+")}
+    assert not granted & {"scan", "keys", "psubscribe", "pubsub", "@all", "@keyspace", "@admin"}
+    assert [r for r in rules if r[0] in "~&%"] == ["~{myapp}:*", "&{myapp}:*"]
 
 
 def test_least_privilege_acl_user_runs_every_feature(redis_server, recorder_for):
@@ -77,11 +84,13 @@ def test_least_privilege_acl_user_runs_every_feature(redis_server, recorder_for)
     dead = RedisBroker(acl_user(admin, "worker2", "prod"), clock=clock)
     dead.namespace = "prod"
     dead.start()
-    spin.stop_workers()
     spin.schedule(work, 7)
-    assert len(dead.get_jobs_from_queue("spinach", 10)) == 1
-    clock.advance(120)
+    spin.stop_workers()
+    assert len(dead.get_jobs_from_queue("spinach", 10)) in (0, 1)
     spin.start_workers(number=1, block=False)
+    for _ in range(15):  # the live worker heartbeats all along: a proven death
+        assert clock.wait_for_sleepers(1)
+        clock.advance(5)
     rec.wait_for(lambda: 7 in seen)
     spin.stop_workers()
     dead.stop()
@@ -92,10 +101,49 @@ def test_least_privilege_acl_user_runs_every_feature(redis_server, recorder_for)
     assert denied <= {"config|get"}, denied  # CONFIG is optional (eviction warning)
 
 
-def test_acl_keeps_a_user_inside_its_namespace(redis_server):
+def test_another_namespace_is_out_of_reach(redis_server):
     admin = redis_server.client()
-    client = acl_user(admin, "prod-only", "prod")
-    spin = Engine(RedisBroker(client, connection_attempts=1), namespace="stg")
-    spin.task(lambda: None, name="noop")
-    with pytest.raises(BrokerError, match=r"NOPERM|no permissions"):
-        spin.schedule("noop")
+    other = Engine(RedisBroker(redis_server.client()), namespace="stg")
+    other.task(lambda: None, name="noop")
+    other.schedule("noop")
+    other.broker.start()  # a worker: its record, its notifications channel
+    try:
+        client = acl_user(admin, "prod-only", "prod")
+        denied = [
+            ("LRANGE", "{stg}:queue:spinach", 0, -1),  # its jobs
+            ("ZRANGE", "{stg}:brokers", 0, -1),  # its workers
+            ("SMEMBERS", "{stg}:queues"),  # its queue names
+            ("SCAN", 0),  # any key name of the server
+            ("KEYS", "*"),
+            ("PUBSUB", "CHANNELS"),  # any channel name
+            ("PUBLISH", "{stg}:notify", "q:spinach"),
+            ("EVAL", "return redis.call('LRANGE', KEYS[1], 0, -1)", 1, "{stg}:queue:spinach"),
+            ("EVAL", "return redis.call('LRANGE', '{stg}:queue:spinach', 0, -1)", 0),
+            ("CLIENT", "LIST"),  # the names and addresses of its workers
+            ("ACL", "LIST"),
+        ]
+        for command in denied:
+            with pytest.raises(redis.ResponseError, match=DENIED):
+                client.execute_command(*command)
+        pubsub = client.pubsub()
+        for subscribe in (pubsub.subscribe, pubsub.psubscribe):
+            with pytest.raises(redis.ResponseError, match=DENIED):
+                subscribe("{stg}:notify")
+                pubsub.get_message(timeout=5)
+        # Through Spinach too: an engine of the other namespace gets nothing.
+        intruder = Engine(RedisBroker(client, connection_attempts=1), namespace="stg")
+        intruder.task(lambda: None, name="noop")
+        with pytest.raises(BrokerUnavailableError, match=DENIED):
+            intruder.schedule("noop")
+        with pytest.raises(BrokerUnavailableError):
+            intruder.broker.get_jobs_from_queue("spinach", 1)
+        assert other.broker.queue_length("spinach") == 1
+    finally:
+        other.broker.stop()
+        other.broker.flush()
+
+
+@pytest.mark.parametrize("namespace", ["a*", "a?", "a[b]", "a\\b", "{a}", "a b", "a|b"])
+def test_namespace_names_cannot_widen_an_acl_pattern(namespace):
+    with pytest.raises(NamespaceError):
+        Engine(RedisBroker(redis.Redis()), namespace=namespace)

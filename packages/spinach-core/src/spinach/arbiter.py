@@ -170,7 +170,7 @@ class Arbiter:
                 now = clock.time()
                 # Each heartbeat also re-reads the schedule: a safety net for a
                 # notification lost while a connection was down.
-                heartbeat = now >= next_heartbeat
+                heartbeat = now >= next_heartbeat or broker.wants_heartbeat()
                 if heartbeat:
                     self._recover_dead_workers()
                     next_heartbeat = now + broker.heartbeat_interval

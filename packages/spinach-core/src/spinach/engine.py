@@ -204,7 +204,7 @@ class Engine:
             start = to_timestamp(at)
         else:
             raise TypeError(f"at must be a datetime, not {type(at).__name__}")
-        return Job._create(
+        job = Job._create(
             task.name,
             task.queue,
             start,
@@ -215,6 +215,8 @@ class Engine:
             0,
             JobStatus.NOT_SET,
         )
+        job._asap = at is None
+        return job
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Schedule a job to be executed as soon as possible.
@@ -558,6 +560,16 @@ class _StopSignals:
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
+        renew_after_fork(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A process forked by a task (multiprocessing...) is not this worker:
+        # SIGTERM must end it as it would have before the worker started.
+        if self._previous:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+            self._previous = {}
 
     def wake(self) -> None:
         """Wake the waiting main thread (from any thread)."""
@@ -578,7 +590,9 @@ class _StopSignals:
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-        signal.set_wakeup_fd(self._previous_wakeup_fd)
+        if self._previous:
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+        self._previous = {}
         self._reader.close()
         self._writer.close()
 

@@ -19,6 +19,7 @@ __all__ = [
     "AbortException",
     "BrokerConnectionError",
     "BrokerError",
+    "BrokerUnavailableError",
     "InvalidJobSignatureError",
     "InvalidTaskError",
     "JobInterruptedError",
@@ -95,7 +96,16 @@ class BrokerError(SpinachError):
     """The broker could not carry out an operation."""
 
 
-class BrokerConnectionError(BrokerError, ConnectionError):
+class BrokerUnavailableError(BrokerError):
+    """The broker could not serve a call after bounded retries.
+
+    Raised to producers once the retries of a call are spent; the message
+    says why (unreachable, out of memory, read-only replica, missing
+    permission...) and what to do.
+    """
+
+
+class BrokerConnectionError(BrokerUnavailableError, ConnectionError):
     """The broker stayed unreachable after bounded retries."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import uuid
@@ -13,7 +14,7 @@ from . import serialization
 from .exc import SerializationError
 from .utils import from_timestamp, to_timestamp
 
-__all__ = ["Job", "JobStatus", "has_job_head", "new_job_id"]
+__all__ = ["Job", "JobStatus", "has_job_head", "new_job_id", "periodic_job_id"]
 
 
 class JobStatus(enum.IntEnum):
@@ -58,6 +59,7 @@ class Job:
     """
 
     __slots__ = (
+        "_asap",
         "_at",
         "_at_timestamp",
         "_handed_back_until",
@@ -72,6 +74,7 @@ class Job:
         "task_name",
     )
 
+    _asap: bool
     _at: Optional[datetime]
     _at_timestamp: float
     _handed_back_until: Optional[float]
@@ -99,6 +102,7 @@ class Job:
         self.task_name = task_name
         self.queue = queue
         self._handed_back_until = None
+        self._asap = False
         self.at = at
         self.max_retries = max_retries
         self.retries = retries
@@ -161,11 +165,22 @@ class Job:
         job._at = None
         job._at_timestamp = at_timestamp
         job._handed_back_until = None
+        job._asap = False
         job.max_retries = max_retries
         job.retries = retries
         job.task_args = task_args
         job.task_kwargs = task_kwargs
         return job
+
+    @property
+    def asap(self) -> bool:
+        """Whether the job was scheduled to run as soon as possible, not at a date.
+
+        Brokers queue such a job at once; a job with a date is queued when
+        the broker's clock (the Redis server's) reaches it, whatever the
+        producer's clock says.
+        """
+        return self._asap
 
     def hand_back(self, until: float) -> None:
         """Give the job back to the broker unstarted, due again at timestamp ``until``.
@@ -286,6 +301,16 @@ def new_job_id() -> str:
     raw[6] = raw[6] & 0x0F | 0x40
     raw[8] = raw[8] & 0x3F | 0x80
     return raw.hex()
+
+
+def periodic_job_id(namespace: str, task_name: str, at: float) -> str:
+    """The id of the run of a periodic task due at ``at``: the same for every worker.
+
+    Deterministic, so that a run is recognisable (and enqueued once) whoever
+    enqueues it; the Redis broker's scripts compute the same.
+    """
+    token = _json_string(task_name)[1:-1]
+    return hashlib.sha1(f"{{{namespace}}}:{token}|{at:.6f}".encode()).hexdigest()[:32]
 
 
 def has_job_head(payload: str | bytes) -> bool:

@@ -49,27 +49,29 @@ __all__ = [
 #: Queue used by tasks and workers that do not name one.
 DEFAULT_QUEUE = "spinach"
 
-# Printable ASCII but the characters that need escaping in JSON (" and \)
-# and the Redis Cluster hash tag braces: names go verbatim into keys.
 _NO_NAMES: FrozenSet[str] = frozenset()
 
-_NAME_RE = re.compile(r"[!#-\[\]-z|~]{1,200}")
+# Letters, digits and "_.:-": names go verbatim into Redis keys, channel names,
+# key and channel patterns of ACL rules (where "*?[]\\" are wildcards) and the
+# stored definitions of periodic tasks (where "|" separates fields).
+_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 
 
 def validate_name(kind: str, name: object, error: Type[Exception] = InvalidTaskError) -> str:
     """Check a queue or namespace name and return it, or raise ``error``.
 
-    Names are 1 to 200 printable ASCII characters other than space, ``"``,
-    ``\\``, ``{`` and ``}`` (names are used verbatim in Redis keys and
-    payloads; braces are the Redis Cluster hash tag), and do not start with
-    an underscore, which the library keeps for its own use.
+    Names are 1 to 200 characters among ASCII letters, digits, ``_``,
+    ``.``, ``:`` and ``-``, and do not start with an underscore, which the
+    library keeps for its own use.  They are used verbatim in Redis keys,
+    channels and the patterns of ACL rules: no character of theirs can be a
+    wildcard, a hash tag or a separator there.
     """
     if not isinstance(name, str):
         raise error(f"{kind} name must be a str, not {type(name).__name__}")
     if not _NAME_RE.fullmatch(name):
         raise error(
-            f"invalid {kind} name {name!r}: use 1 to 200 printable ASCII characters "
-            "other than space, '\"', '\\', '{' and '}'"
+            f"invalid {kind} name {name!r}: use 1 to 200 ASCII letters, digits, '_', '.', "
+            "':' and '-'"
         )
     if name.startswith("_"):
         raise error(

@@ -150,6 +150,14 @@ class Broker(ABC):
             changed, self._future_changed = self._future_changed, False
         return changed
 
+    def wants_heartbeat(self) -> bool:
+        """Whether the worker should heartbeat now rather than at its next interval.
+
+        A broker that finds it was declared dead says so, so that it
+        registers again at once.
+        """
+        return False
+
     def wait_for_event(self, timeout: Optional[float]) -> None:
         """Wait for a notification (a job enqueued, a slot freed) or the timeout."""
         self.clock.wait(self._event, timeout)

@@ -23,7 +23,7 @@ from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
 from ..exc import SerializationError
-from ..job import Job, JobStatus, has_job_head
+from ..job import Job, JobStatus, has_job_head, periodic_job_id
 from ..task import Task
 from ..utils import from_timestamp
 from .base import DEFAULT_DEAD_THRESHOLD, Broker
@@ -289,12 +289,20 @@ class MemoryBroker(Broker):
                 if entry[0]:
                     self._release_slot(space, job.task_name)
                 if job.status in (JobStatus.WAITING, JobStatus.QUEUED):
-                    # A job handed back unstarted goes back exactly as it came.
+                    # A job handed back unstarted goes back exactly as it came,
+                    # unless it is a run of a periodic task retired meanwhile.
                     handed_back = job.handed_back_until is not None
+                    if handed_back and self._retired_periodic_run(space, job):
+                        continue
                     self._store(space, job, entry[1] if handed_back else job.serialize(), now)
                     requeued.append(job)
             if requeued:
                 self._notify(space, requeued)
+
+    def _retired_periodic_run(self, space: _Namespace, job: Job) -> bool:
+        if job.task_name in space.periodic:
+            return False
+        return job.id_hex == periodic_job_id(self.namespace, job.task_name, job.at_timestamp)
 
     def move_future_jobs(self) -> Optional[float]:
         """Queue due jobs and periodic tasks; see :meth:`Broker.move_future_jobs`."""
@@ -315,6 +323,10 @@ class MemoryBroker(Broker):
                 if periodic.next_at <= now:
                     job = Job(
                         name, periodic.queue, from_timestamp(periodic.next_at), periodic.max_retries
+                    )
+                    job._id, job._id_hex = (
+                        None,
+                        periodic_job_id(self.namespace, name, job.at_timestamp),
                     )
                     space.queues.setdefault(periodic.queue, deque()).append(job.serialize())
                     missed = int((now - periodic.next_at) // periodic.period)

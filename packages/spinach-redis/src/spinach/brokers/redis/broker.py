@@ -5,27 +5,32 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import random
+import socket
 import threading
+import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import (
-    ClusterDownError,
-    ConnectionError,
-    ResponseError,
-    TimeoutError,
-    TryAgainError,
-)
+from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, Broker
 from spinach.clock import Clock
-from spinach.exc import BrokerConnectionError, BrokerError, SerializationError
+from spinach.exc import (
+    BrokerConnectionError,
+    BrokerError,
+    BrokerUnavailableError,
+    SerializationError,
+)
 from spinach.job import Job, JobStatus
 from spinach.task import Task
 from spinach.utils import from_timestamp
 
+from ._version import __version__
+from .clock import ServerClock
+from .errors import retry_advice
 from .keys import Keys, task_token
 from .scripts import Scripts
 from .subscriber import Subscriber
@@ -36,12 +41,14 @@ logger = logging.getLogger("spinach.broker.redis")
 
 T = TypeVar("T")
 
-_TRANSIENT = (ConnectionError, TimeoutError, ClusterDownError, TryAgainError)
-
 #: How long a producer's last sequence number is kept for idempotent retries.
 IDEMPOTENCY_TTL_MS = 120_000
 #: Most future jobs moved to their queue by one call.
 MOVE_BATCH = 1000
+#: Most jobs acknowledged in one call (scripts take their arguments on the stack).
+ACK_BATCH = 1000
+#: Most bytes of payloads one fetch takes (always at least one job).
+FETCH_MAX_BYTES = 8 * 1024 * 1024
 
 #: Options of the clients the broker creates itself.  Retries are the
 #: broker's business (with backoff, jitter and idempotency), not the client's.
@@ -63,15 +70,28 @@ class RedisBroker(Broker):
     namespace shares the hash tag ``{namespace}``, so it runs unchanged on
     Redis Cluster.  Redis 6.2 or newer is required.
 
+    Time is the Redis server's: the scripts read ``TIME`` to decide whether
+    a job is due or a worker dead, so machines whose clocks disagree never
+    start a job early nor declare a live worker dead.
+
     :arg redis: a ready ``redis.Redis`` or ``redis.cluster.RedisCluster``
         client; by default one connecting to localhost:6379.  Use
-        :meth:`from_url` for a URL (password, TLS, database).
+        :meth:`from_url` for a URL (password, TLS, database).  A client of
+        your own should have a ``socket_timeout`` (the broker's own are 30 s),
+        ``socket_keepalive=True``, a ``health_check_interval`` and no
+        retries of its own (``retry=Retry(NoBackoff(), 0)``): the broker
+        retries with idempotency.
     :arg broker_dead_threshold_seconds: how long a worker may stay silent
         before its jobs are recovered (default 60 s)
-    :arg clock: source of time, see :mod:`spinach.clock`
-    :arg connection_attempts: attempts of each call before
-        :class:`~spinach.exc.BrokerConnectionError` is raised (with
-        exponential backoff and jitter in between, about 5 s in all)
+    :arg clock: for tests: a :class:`~spinach.clock.Clock` (such as
+        :class:`~spinach.clock.ManualClock`) used instead of the server's
+        time, in the scripts too
+    :arg connection_attempts: attempts of each call of a producer before
+        :class:`~spinach.exc.BrokerConnectionError` (unreachable) or
+        :class:`~spinach.exc.BrokerUnavailableError` (out of memory,
+        read-only, missing permission...) is raised, with exponential
+        backoff and jitter in between, about 5 s in all; workers retry for
+        as long as it takes
     """
 
     def __init__(
@@ -82,19 +102,38 @@ class RedisBroker(Broker):
         clock: Optional[Clock] = None,
         connection_attempts: int = 8,
     ) -> None:
-        super().__init__(broker_dead_threshold_seconds=broker_dead_threshold_seconds, clock=clock)
+        self._server_clock = ServerClock() if clock is None else None
+        super().__init__(
+            broker_dead_threshold_seconds=broker_dead_threshold_seconds,
+            clock=clock if clock is not None else self._server_clock,
+        )
         if connection_attempts < 1:
             raise ValueError("connection_attempts must be 1 or more")
         self._redis = redis if redis is not None else _default_client()
         self._attempts = connection_attempts
         self._scripts = Scripts(self._redis)
         self._keys: Optional[Keys] = None
-        self._sequence = itertools.count(1)
+        self._init_process_state()
+
+    def _init_process_state(self) -> None:
+        """What belongs to this process and must be renewed in a forked child."""
+        self._producer = threading.local()  # idempotency token and sequence, per thread
         self._held: Set[str] = set()  # ids of the jobs this broker handed out
         self._held_lock = threading.Lock()
+        self._discarded: Set[str] = set()  # held jobs taken over when declared dead
         self._unsettled: List[Job] = []  # adopted jobs not acknowledged yet
         self._subscriber: Optional[Subscriber] = None
         self._queue_note: Optional[bytes] = None
+        self._started = False
+        self._periodic_tokens: List[str] = []
+        self._periodic_args: List[Any] = []
+        self._heartbeat_now = threading.Event()
+        self._episode_lock = threading.Lock()
+        self._episode: Optional[float] = None  # monotonic start of a run of errors
+
+    def _after_fork_in_child(self) -> None:
+        super()._after_fork_in_child()
+        self._init_process_state()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBroker:
@@ -123,27 +162,115 @@ class RedisBroker(Broker):
 
     # -- plumbing ---------------------------------------------------------
 
-    def _retrying(self, operation: str, call: Callable[[], T]) -> T:
+    def _now_arg(self) -> str:
+        """The time the scripts use: '' for the server's own, or the test clock's."""
+        return "" if self._server_clock is not None else repr(self.clock.time())
+
+    def _retrying(self, operation: str, call: Callable[[int], T], forever: bool = False) -> T:
+        """Run ``call(attempt)``, retrying what :func:`retry_advice` says can be retried.
+
+        Producers give up after ``connection_attempts`` with
+        :class:`~spinach.exc.BrokerConnectionError`; worker machinery
+        (``forever``) gives up only when the arbiter's own backoff takes
+        over.  The first error of an episode is logged at WARNING with what
+        to do, the next ones at DEBUG, and the recovery at WARNING.
+        """
         attempt = 0
         while True:
             try:
-                return call()
-            except _TRANSIENT as exc:
+                result = call(attempt)
+            except Exception as exc:
+                advice = retry_advice(exc)
+                if advice is None:
+                    if isinstance(exc, ResponseError):
+                        raise BrokerError(f"Redis refused to {operation}: {exc}") from exc
+                    raise
                 attempt += 1
-                if attempt >= self._attempts:
-                    raise BrokerConnectionError(
-                        f"could not {operation} on Redis after {attempt} attempts: {exc}"
+                self._log_error(operation, exc, advice)
+                if attempt >= self._attempts and not forever:
+                    unreachable = isinstance(exc, (ConnectionError, TimeoutError))
+                    error = BrokerConnectionError if unreachable else BrokerUnavailableError
+                    raise error(
+                        f"could not {operation} on Redis after {attempt} attempts: {exc} ({advice})"
                     ) from exc
-                delay = min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0)
-                logger.warning(
-                    "Redis error while trying to %s (%s), retrying in %.2f s", operation, exc, delay
-                )
+                if attempt >= self._attempts:
+                    raise  # the arbiter backs off and tries again
+                delay = min(2.0, 0.05 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
                 threading.Event().wait(delay)  # pacing a retry, not synchronisation
-            except ResponseError as exc:
-                raise BrokerError(f"Redis refused to {operation}: {exc}") from exc
+                continue
+            self._log_recovered()
+            return result
 
-    def _run(self, operation: str, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self._retrying(operation, lambda: self._scripts.run(self._redis, script, keys, args))
+    def _log_error(self, operation: str, exc: BaseException, advice: str) -> None:
+        with self._episode_lock:
+            first = self._episode is None
+            if first:
+                self._episode = time.monotonic()
+        if first:
+            logger.warning(
+                "Redis error while trying to %s: %s. %s. Retrying with backoff (logged once "
+                "until it works again).",
+                operation,
+                exc,
+                advice[0].upper() + advice[1:],
+            )
+        else:
+            logger.debug("Redis error while trying to %s: %s", operation, exc)
+
+    def _log_recovered(self) -> None:
+        if self._episode is None:
+            return
+        with self._episode_lock:
+            since, self._episode = self._episode, None
+        if since is not None:
+            logger.warning("Redis works again after %.1f s of errors", time.monotonic() - since)
+
+    def _run(
+        self,
+        operation: str,
+        script: str,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        forever: bool = False,
+    ) -> Any:
+        return self._retrying(
+            operation, lambda _: self._scripts.run(self._redis, script, keys, args), forever
+        )
+
+    def _timed_run(
+        self,
+        operation: str,
+        script: str,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        forever: bool = True,
+    ) -> Any:
+        """Run a script that returns the server's time first, and learn the clock offset."""
+
+        def call(_: int) -> Any:
+            sent = time.time()
+            reply = self._scripts.run(self._redis, script, keys, args)
+            if self._server_clock is not None:
+                self._server_clock.observe(float(reply[0]), sent, time.time())
+            return reply
+
+        return self._retrying(operation, call, forever)
+
+    def _sync_clock(self) -> None:
+        """Measure the server's clock (producers: once every few minutes)."""
+        if self._server_clock is None or not self._server_clock.needs_sync():
+            return
+
+        def call(_: int) -> None:
+            sent = time.time()
+            seconds, micros = self._redis.time()
+            assert self._server_clock is not None
+            self._server_clock.observe(seconds + micros / 1e6, sent, time.time())
+
+        try:
+            self._retrying("read the server's time", call)
+        except BrokerError as exc:  # TIME may be refused by an ACL: keep the local clock
+            logger.debug("Could not read the Redis server's time: %s", exc)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -160,26 +287,43 @@ class RedisBroker(Broker):
             self.notify_future_changed,
             name=f"{self.namespace}-redis-subscriber",
         )
-        self._retrying("subscribe to notifications", subscriber.start)
+        self._retrying("subscribe to notifications", lambda _: subscriber.start())
         self._subscriber = subscriber
-        self._retrying(
-            "register the worker",
-            lambda: self._redis.zadd(keys.brokers, {self.id: repr(self.clock.time())}),
-        )
+        self._register(queue)
         self.notify_future_changed()
+
+    def _register(self, queue: Optional[str]) -> None:
+        keys = self.keys
+        info = [
+            "host", socket.gethostname(), "pid", os.getpid(), "queue", queue or "",
+            "version", __version__,
+        ]  # fmt: skip
+        self._timed_run(
+            "register the worker",
+            "register",
+            [keys.brokers, keys.worker(self.id)],
+            [keys.prefix, self._now_arg(), self.id, *info],
+            forever=False,
+        )
+        self._started = True
 
     def stop(self) -> None:
         """Stop listening; leave the namespace unless jobs still run here."""
         if self._subscriber is not None:
             self._subscriber.stop()
             self._subscriber = None
-        self._scripts.close()
         keys = self.keys
         try:
-            if not self._redis.hlen(keys.running(self.id)):
-                self._redis.zrem(keys.brokers, self.id)
-        except _TRANSIENT as exc:
+            self._run(
+                "unregister the worker",
+                "unregister",
+                [keys.brokers, keys.running(self.id), keys.worker(self.id)],
+                [keys.prefix, self._now_arg(), self.id],
+            )
+        except BrokerError as exc:
             logger.warning("Could not unregister from Redis (%s): others will after a while", exc)
+        self._scripts.close()
+        self._started = False
 
     def _on_notification(self, data: bytes) -> None:
         for part in data.split():
@@ -191,8 +335,8 @@ class RedisBroker(Broker):
     def _warn_if_keys_can_be_evicted(self) -> None:
         try:
             policy = self._redis.config_get("maxmemory-policy").get("maxmemory-policy", "")
-        except (ResponseError, *_TRANSIENT):
-            return  # CONFIG is often disabled on managed Redis
+        except Exception:  # CONFIG is often disabled on managed Redis
+            return
         if isinstance(policy, bytes):
             policy = policy.decode()
         if policy.startswith("allkeys"):
@@ -204,63 +348,115 @@ class RedisBroker(Broker):
 
     # -- client side ------------------------------------------------------
 
+    def _next_sequence(self) -> tuple[str, int]:
+        """This thread's idempotency token and its next sequence number.
+
+        The token is random per thread and renewed in a forked child, so
+        it never collides between processes or threads.
+        """
+        local = self._producer
+        token = getattr(local, "token", None)
+        if token is None:
+            token = local.token = os.urandom(12).hex()
+            local.sequence = itertools.count(1)
+        return token, next(local.sequence)
+
     def enqueue_jobs(self, jobs: Sequence[Job]) -> None:
-        """Enqueue jobs atomically in one round trip; see :meth:`Broker.enqueue_jobs`."""
+        """Enqueue jobs atomically in one round trip; see :meth:`Broker.enqueue_jobs`.
+
+        Jobs with a date are queued at once or kept for later by the script,
+        with the server's clock: a producer whose clock is off never makes a
+        job start early.
+        """
         if not jobs:
             return
+        self._sync_clock()
         keys = self.keys
         now = self.clock.time()
-        producer = f"{self.id}:{threading.get_ident()}"
-        args: List[Any] = [keys.prefix, producer, next(self._sequence), IDEMPOTENCY_TTL_MS]
-        statuses = []
+        producer, sequence = self._next_sequence()
+        args: List[Any] = [
+            keys.prefix, self._now_arg(), producer, sequence, IDEMPOTENCY_TTL_MS,
+        ]  # fmt: skip
         for job in jobs:
             payload = job.serialize()
-            at = job.at_timestamp
-            if at <= now:
+            if job.asap:
                 args += ("q", job.queue, payload)
-                statuses.append(JobStatus.QUEUED)
-            else:
-                args += ("f", repr(at), payload)
-                statuses.append(JobStatus.WAITING)
-        self._run("enqueue jobs", "enqueue", [keys.future], args)
-        for job, status in zip(jobs, statuses):
-            job.status = status
+            else:  # the script decides with the server's clock
+                args += ("a", repr(job.at_timestamp), payload)
+
+        def call(attempt: int) -> Any:
+            reply = self._scripts.run(self._redis, "enqueue", [keys.future], args)
+            if reply == 0 and attempt == 0:
+                # Never sent before, yet recorded as applied: the token was
+                # reused. Saying "queued" would lose these jobs silently.
+                raise BrokerError(
+                    "Redis says these jobs were enqueued already, though this is the first "
+                    f"attempt (idempotency token {producer} reused?); nothing was enqueued"
+                )
+            return reply
+
+        reply = self._retrying("enqueue jobs", call)
+        statuses = _text(reply) if reply != 0 else ""
+        for index, job in enumerate(jobs):
+            # A retry whose first attempt was applied: the script did not say
+            # which waited; the date tells.
+            code = (
+                statuses[index]
+                if index < len(statuses)
+                else ("q" if job.at_timestamp <= now else "w")
+            )
+            job.status = JobStatus.QUEUED if code == "q" else JobStatus.WAITING
 
     # -- worker side ------------------------------------------------------
 
     def register_periodic_tasks(self, tasks: Iterable[Task]) -> None:
-        """Make ``tasks`` the periodic tasks; see :meth:`Broker.register_periodic_tasks`."""
+        """Declare periodic tasks; see :meth:`Broker.register_periodic_tasks`."""
         keys = self.keys
-        args: List[Any] = [keys.prefix, repr(self.clock.time())]
+        args: List[Any] = []
+        tokens = []
         for task in tasks:
             if task.periodicity is not None:
                 period = task.periodicity.total_seconds()
-                args += (task_token(task.name), repr(period), task.queue, task.max_retries)
+                token = task_token(task.name)
+                tokens.append(token)
+                args += (token, repr(period), task.queue, task.max_retries)
+        self._periodic_tokens = tokens
+        self._periodic_args = args
         self._run(
             "register periodic tasks",
             "register_periodic",
-            [keys.periodic, keys.periodic_defs],
-            args,
+            [keys.periodic, keys.periodic_defs, keys.periodic_seen],
+            [keys.prefix, self._now_arg(), *args],
         )
 
     def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
         keys = self.keys
-        args: List[Any] = [keys.prefix]
+        args: List[Any] = [keys.prefix, self._now_arg()]
         for task in tasks:
             limit = "" if task.max_concurrency is None else task.max_concurrency
             args += (task_token(task.name), limit)
-        if len(args) > 1:
+        if len(args) > 2:
             self._run("set concurrency limits", "set_concurrency", [keys.max_concurrency], args)
+
+    def _fetch_args(self, queue: str, max_jobs: int) -> List[Any]:
+        keys = self.keys
+        budget = max(100, 10 * max_jobs)
+        return [
+            keys.prefix, self._now_arg(), self.id, max_jobs, queue, budget, FETCH_MAX_BYTES,
+        ]  # fmt: skip
 
     def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
         """Fetch up to ``max_jobs`` jobs in one call; see :meth:`Broker.get_jobs_from_queue`."""
+        if not self._started:
+            self._register(None)  # what it fetches must be recoverable
         keys = self.keys
         result = self._run(
             "fetch jobs",
             "fetch",
-            [keys.queue(queue), keys.running(self.id)],
-            [keys.prefix, max_jobs, queue, max(100, 10 * max_jobs)],
+            [keys.queue(queue), keys.running(self.id), keys.brokers],
+            self._fetch_args(queue, max_jobs),
+            forever=True,
         )
         return self._fetched(result, queue)
 
@@ -273,20 +469,32 @@ class RedisBroker(Broker):
         """
         if not finished:
             return self.get_jobs_from_queue(queue, max_jobs) if max_jobs > 0 else []
+        if len(finished) > ACK_BATCH:
+            self.acknowledge(finished[ACK_BATCH:])
+            finished = finished[:ACK_BATCH]
         keys = self.keys
-        args: List[Any] = [keys.prefix, max_jobs, queue, max(100, 10 * max_jobs)]
-        args += self._outcomes(finished)
+        args = self._fetch_args(queue, max_jobs) + self._outcomes(finished)
         result = self._run(
             "acknowledge and fetch jobs",
             "exchange",
-            [keys.queue(queue), keys.running(self.id), keys.future],
+            [keys.queue(queue), keys.running(self.id), keys.future, keys.brokers],
             args,
+            forever=True,
         )
         self._release_held(finished)
         return self._fetched(result, queue)
 
+    def wants_heartbeat(self) -> bool:
+        """Whether a heartbeat is needed now (this worker found itself unregistered)."""
+        return self._heartbeat_now.is_set()
+
     def _fetched(self, result: List[Any], queue: str) -> List[Job]:
         """Jobs out of a fetch reply {rejected count, payloads...}."""
+        if result[0] == -1:
+            # Declared dead: fetch nothing until the heartbeat registers again.
+            self._heartbeat_now.set()
+            self.notify()
+            return []
         if result[0]:
             self._log_rejected(int(result[0]), f"queue {queue!r}")
         jobs = []
@@ -327,31 +535,49 @@ class RedisBroker(Broker):
             "set aside a payload",
             "reject_running",
             [keys.running(self.id)],
-            [keys.prefix, job_id],
+            [keys.prefix, self._now_arg(), job_id],
+            forever=True,
         )
 
     def acknowledge(self, jobs: Sequence[Job]) -> None:
-        """Record outcomes in one call; see :meth:`Broker.acknowledge`."""
-        if not jobs:
-            return
+        """Record outcomes, ``ACK_BATCH`` jobs per call at most; see :meth:`Broker.acknowledge`."""
         keys = self.keys
-        args: List[Any] = [keys.prefix, *self._outcomes(jobs)]
-        self._run("acknowledge jobs", "ack", [keys.running(self.id), keys.future], args)
-        self._release_held(jobs)
+        for start in range(0, len(jobs), ACK_BATCH):
+            batch = jobs[start : start + ACK_BATCH]
+            args: List[Any] = [keys.prefix, self._now_arg(), *self._outcomes(batch)]
+            self._run(
+                "acknowledge jobs",
+                "ack",
+                [keys.running(self.id), keys.future],
+                args,
+                forever=True,
+            )
+            self._release_held(batch)
 
     def _outcomes(self, jobs: Sequence[Job]) -> List[Any]:
         """(job id, outcome, target, payload) of each finished job, for the scripts."""
         now = self.clock.time()
         args: List[Any] = []
+        discarded = self._discarded
         for job in jobs:
-            if job.status in (JobStatus.WAITING, JobStatus.QUEUED):
+            if discarded and job.id_hex in discarded:
+                discarded.discard(job.id_hex)
+                logger.warning(
+                    "Job %s of task %r ended as %s on a worker that had been declared dead: "
+                    "it was settled by another worker, this outcome is discarded",
+                    job.id,
+                    job.task_name,
+                    job.status.name,
+                )
+                args += (job.id_hex, "d", "", "")
+            elif job.handed_back_until is not None:
+                job.status = JobStatus.WAITING
+                delay = max(0.0, job.handed_back_until - now)
+                args += (job.id_hex, "h", repr(delay), "")
+            elif job.status in (JobStatus.WAITING, JobStatus.QUEUED):
                 at = job.at_timestamp
-                if at <= now:
-                    job.status = JobStatus.QUEUED
-                    args += (job.id_hex, "q", job.queue, job.serialize())
-                else:
-                    job.status = JobStatus.WAITING
-                    args += (job.id_hex, "f", repr(at), job.serialize())
+                job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
+                args += (job.id_hex, "f", repr(at), job.serialize())
             else:
                 args += (job.id_hex, "d", "", "")
         return args
@@ -362,8 +588,9 @@ class RedisBroker(Broker):
         rejected, next_due = self._run(
             "move future jobs",
             "move_future",
-            [keys.future, keys.periodic],
-            [keys.prefix, repr(self.clock.time()), MOVE_BATCH],
+            [keys.future, keys.periodic, keys.periodic_defs],
+            [keys.prefix, self._now_arg(), MOVE_BATCH],
+            forever=True,
         )
         if rejected:
             self._log_rejected(int(rejected), "the future jobs")
@@ -377,20 +604,45 @@ class RedisBroker(Broker):
         non-retryable ones fail.  Jobs recorded as running here but unknown
         to this process (a fetch whose reply was lost) go back to their queue.
         """
+        self._heartbeat_now.clear()
         keys = self.keys
-        now = self.clock.time()
-        dead, adopted, own = self._run(
+        reply = self._timed_run(
             "heartbeat",
-            "adopt_dead",
-            [keys.brokers, keys.running(self.id)],
-            [keys.prefix, self.id, repr(now), self.broker_dead_threshold_seconds],
-        )
+            "heartbeat",
+            [
+                keys.brokers, keys.running(self.id), keys.worker(self.id), keys.periodic,
+                keys.periodic_defs, keys.periodic_seen,
+            ],
+            [
+                keys.prefix, self._now_arg(), self.id, self.broker_dead_threshold_seconds,
+                2 * self.heartbeat_interval, *self._periodic_tokens,
+            ],
+        )  # fmt: skip
+        now_text, registered, dead, adopted, own, retired, missing = reply
+        now = float(now_text)
+        if not int(registered) and self._started:
+            self._declared_dead()
+        self._started = True
         for broker_id in _text(dead).split():
             logger.warning(
                 "Worker %s of namespace %r is dead (no heartbeat for %.0f s): adopting its jobs",
                 broker_id[:8],
                 self.namespace,
                 self.broker_dead_threshold_seconds,
+            )
+        for name in retired:
+            logger.info(
+                "Periodic task %s of namespace %r retired: no live worker declares it any more",
+                _text(name),
+                self.namespace,
+            )
+        if missing and self._periodic_args:
+            self._run(
+                "register periodic tasks",
+                "register_periodic",
+                [keys.periodic, keys.periodic_defs, keys.periodic_seen],
+                [keys.prefix, self._now_arg(), *self._periodic_args],
+                forever=True,
             )
         settle = list(self._unsettled)
         adopted_ids = set()
@@ -419,13 +671,32 @@ class RedisBroker(Broker):
         self._unsettled = []
         return [job for job in settle if job.status is JobStatus.FAILED]
 
+    def _declared_dead(self) -> None:
+        with self._held_lock:
+            taken, self._held = self._held, set()
+        self._discarded |= taken
+        logger.error(
+            "This worker (%s) of namespace %r was declared dead by another worker (or Redis "
+            "lost its data): it was silent for more than %.0f s. The %d jobs it is running were "
+            "settled by that worker (retryable ones run again elsewhere, non-retryable ones were "
+            "reported failed); their outcome here will be discarded. It registers again and "
+            "goes on. If this happens often, raise broker_dead_threshold_seconds or find what "
+            "froze this process.",
+            self.id[:8],
+            self.namespace,
+            self.broker_dead_threshold_seconds,
+            len(taken),
+        )
+
     def _orphans(self, recorded: Set[str]) -> List[Job]:
         with self._held_lock:
             orphan_ids = sorted(recorded - self._held)
         if not orphan_ids:
             return []
         entries = self._retrying(
-            "read orphan jobs", lambda: self._redis.hmget(self.keys.running(self.id), orphan_ids)
+            "read orphan jobs",
+            lambda _: self._redis.hmget(self.keys.running(self.id), orphan_ids),
+            forever=True,
         )
         jobs = []
         for entry in entries:
@@ -455,7 +726,7 @@ class RedisBroker(Broker):
         """Number of jobs waiting in ``queue``, parked ones included."""
         keys = self.keys
 
-        def call() -> int:
+        def call(_: int) -> int:
             pipe = self._redis.pipeline(transaction=False)
             pipe.llen(keys.queue(queue))
             pipe.hget(keys.parked_count, queue)
@@ -466,16 +737,22 @@ class RedisBroker(Broker):
 
     def future_jobs_count(self) -> int:
         """Number of jobs waiting for their start date."""
-        return int(self._retrying("count future jobs", lambda: self._redis.zcard(self.keys.future)))
+        return int(
+            self._retrying("count future jobs", lambda _: self._redis.zcard(self.keys.future))
+        )
+
+    def _worker_ids(self) -> List[str]:
+        ids = self._retrying("list workers", lambda _: self._redis.zrange(self.keys.brokers, 0, -1))
+        return [_text(i) for i in ids]
 
     def running_jobs(self) -> List[Job]:
         """Jobs recorded as running on any worker of the namespace."""
-        pattern = _glob_escape(self.keys.prefix) + "running:*"
+        keys = self.keys
 
-        def call() -> List[Job]:
+        def call(_: int) -> List[Job]:
             jobs = []
-            for key in self._redis.scan_iter(match=pattern, count=500):
-                for entry in self._redis.hvals(key):
+            for worker in self._worker_ids():
+                for entry in self._redis.hvals(keys.running(worker)):
                     jobs.append(Job.deserialize(entry[1:], JobStatus.RUNNING))
             return jobs
 
@@ -485,30 +762,40 @@ class RedisBroker(Broker):
         """``(task name, next due timestamp)`` of each periodic task, soonest first."""
         entries = self._retrying(
             "list periodic tasks",
-            lambda: self._redis.zrange(self.keys.periodic, 0, -1, withscores=True),
+            lambda _: self._redis.zrange(self.keys.periodic, 0, -1, withscores=True),
         )
         return [(json.loads(f'"{_text(token)}"'), float(score)) for token, score in entries]
 
     def rejected(self) -> List[bytes]:
-        """Payloads set aside because they could not be read as jobs."""
+        """Payloads set aside because they could not be read as jobs (the newest 10,000)."""
         entries = self._retrying(
-            "list rejected payloads", lambda: self._redis.lrange(self.keys.rejected, 0, -1)
+            "list rejected payloads", lambda _: self._redis.lrange(self.keys.rejected, 0, -1)
         )
         return [e if isinstance(e, bytes) else e.encode() for e in entries]
 
     def flush(self) -> None:
-        """Delete every key of the namespace."""
-        pattern = _glob_escape(self.keys.prefix) + "*"
+        """Delete every key of the namespace, found through its registries (no SCAN).
 
-        def call() -> None:
-            batch = []
-            for key in self._redis.scan_iter(match=pattern, count=1000):
-                batch.append(key)
-                if len(batch) == 500:
-                    self._redis.delete(*batch)
-                    batch = []
-            if batch:
-                self._redis.delete(*batch)
+        Idempotency records of producers are left to expire (two minutes).
+        """
+        keys = self.keys
+
+        def call(_: int) -> None:
+            client = self._redis
+            names = [_text(q) for q in client.smembers(keys.queues)]
+            workers = self._worker_ids()
+            tasks = {_text(t) for t in client.hkeys(keys.max_concurrency)}
+            tasks |= {_text(t) for t in client.hkeys(keys.current_concurrency)}
+            doomed = [
+                keys.future, keys.periodic, keys.periodic_defs, keys.periodic_seen,
+                keys.brokers, keys.queues, keys.max_concurrency, keys.current_concurrency,
+                keys.parked_count, keys.rejected,
+            ]  # fmt: skip
+            doomed += [keys.queue(name) for name in names]
+            doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
+            doomed += [keys.parked(task) for task in tasks]
+            for start in range(0, len(doomed), 500):
+                client.delete(*doomed[start : start + 500])
 
         self._retrying("flush the namespace", call)
         with self._held_lock:
@@ -521,6 +808,7 @@ class RedisBroker(Broker):
         """
         keys = self.keys
         self._redis.rpush(keys.queue(queue), payload)
+        self._redis.sadd(keys.queues, queue)
         self._redis.publish(keys.notify, f"q:{queue}")
 
 
@@ -530,7 +818,3 @@ def _default_client() -> Any:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]" else c for c in text)

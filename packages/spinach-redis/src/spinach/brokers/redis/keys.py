@@ -33,8 +33,12 @@ class Keys:
         self.periodic = prefix + "periodic"
         #: hash of periodic task token -> "period|queue|max_retries"
         self.periodic_defs = prefix + "periodic_defs"
-        #: zset of worker ids, scored by last heartbeat
+        #: hash of periodic task token -> when a live worker last declared it
+        self.periodic_seen = prefix + "periodic_seen"
+        #: zset of worker ids, scored by last heartbeat (the server's time)
         self.brokers = prefix + "brokers"
+        #: set of the names of the queues that ever held a job
+        self.queues = prefix + "queues"
         #: hash of task token -> max_concurrency
         self.max_concurrency = prefix + "max_concurrency"
         #: hash of task token -> jobs running now
@@ -53,6 +57,10 @@ class Keys:
     def running(self, broker_id: str) -> str:
         """Hash of job id -> counted flag + payload, of one worker."""
         return f"{self.prefix}running:{broker_id}"
+
+    def worker(self, broker_id: str) -> str:
+        """Hash describing one worker: start of its run of heartbeats, host, pid..."""
+        return f"{self.prefix}worker:{broker_id}"
 
     def parked(self, task: str) -> str:
         """List of the parked jobs of a task (by task token)."""

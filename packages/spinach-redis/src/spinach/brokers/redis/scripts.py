@@ -41,14 +41,16 @@ __all__ = ["SCRIPT_NAMES", "Scripts"]
 
 SCRIPT_NAMES = (
     "ack",
-    "adopt_dead",
     "enqueue",
     "exchange",
     "fetch",
+    "heartbeat",
     "move_future",
+    "register",
     "register_periodic",
     "reject_running",
     "set_concurrency",
+    "unregister",
 )
 
 

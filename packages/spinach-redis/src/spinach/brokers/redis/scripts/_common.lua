@@ -4,15 +4,29 @@
 -- function, with its comment, in one paragraph.
 --
 -- ARGV[1] is always the key prefix of the namespace, "{namespace}:", whose
--- hash tag keeps every key of a namespace in one Redis Cluster slot.
+-- hash tag keeps every key of a namespace in one Redis Cluster slot, and
+-- ARGV[2] the time to use: '' for the Redis server's own clock (TIME), the
+-- one clock every producer and worker agrees on; a number in tests.
 -- Values never become script text: every one of them arrives in ARGV.
+--
+-- Rules every script keeps, so that a failing script destroys nothing:
+-- everything read from Redis is checked before it is used (a value that is
+-- not what the script expects is repaired or set aside, never fatal), and
+-- a job is written to its destination before it is removed from its source.
 local P = ARGV[1]
 local NOTES = {}
+
+-- The time of the call, in seconds (the server's clock unless ARGV[2] says).
+local function clock()
+  if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 
 -- A job payload starts with {"id":"<32 hex>","task_name":"<JSON string>","queue":"<name>"
 -- (spinach.job.Job.serialize). Return id, task token, queue, or nil.
 local function parse_head(payload)
-  if string.sub(payload, 1, 7) ~= '{"id":"' then return nil end
+  if type(payload) ~= 'string' or string.sub(payload, 1, 7) ~= '{"id":"' then return nil end
   local id = string.sub(payload, 8, 39)
   if not string.match(id, '^%x+$') or #id ~= 32 then return nil end
   if string.sub(payload, 40, 54) ~= '","task_name":"' then return nil end
@@ -35,7 +49,9 @@ local function parse_head(payload)
   if string.sub(payload, rest, rest + 9) ~= ',"queue":"' then return nil end
   local queue_end = string.find(payload, '"', rest + 10, true)
   if not queue_end or queue_end == rest + 10 then return nil end
-  return id, string.sub(payload, 55, task_end - 1), string.sub(payload, rest + 10, queue_end - 1)
+  local queue = string.sub(payload, rest + 10, queue_end - 1)
+  if not string.match(queue, '^[%w_.:%-]+$') then return nil end
+  return id, string.sub(payload, 55, task_end - 1), queue
 end
 
 local function num(x)
@@ -44,14 +60,44 @@ end
 
 -- Run cmd key v1 v2 ... in chunks (Lua's unpack has a stack limit).
 local function chunked(cmd, key, values)
-  local step = 4000  -- even, so that ZADD score/member pairs stay together
+  local step = 4000  -- even, so that ZADD score/member and HSET pairs stay together
   for s = 1, #values, step do
     redis.call(cmd, key, unpack(values, s, math.min(s + step - 1, #values)))
   end
 end
 
+-- Like chunked(), collecting the replies of a command that returns a list.
+local function chunked_list(cmd, key, values)
+  local out = {}
+  for s = 1, #values, 1000 do
+    local part = redis.call(cmd, key, unpack(values, s, math.min(s + 999, #values)))
+    for _, v in ipairs(part) do out[#out + 1] = v end
+  end
+  return out
+end
+
 local function note(what)
   NOTES[what] = true
+end
+
+-- Set aside a payload that cannot be read as a job; the list keeps the
+-- newest entries only, so that a flood of garbage cannot fill the memory.
+local function reject(payload)
+  redis.call('RPUSH', P .. 'rejected', payload)
+  redis.call('LTRIM', P .. 'rejected', -10000, -1)
+end
+
+-- Push payloads to a queue, and remember the queue's name when its list is
+-- created (so that inspection and flush never need SCAN or KEYS).
+local function push(queue, payloads)
+  local key = P .. 'queue:' .. queue
+  local length = 0
+  local step = 4000
+  for s = 1, #payloads, step do
+    length = redis.call('RPUSH', key, unpack(payloads, s, math.min(s + step - 1, #payloads)))
+  end
+  if length == #payloads then redis.call('SADD', P .. 'queues', queue) end
+  note('q:' .. queue)
 end
 
 -- Jobs to add to their queues and to the future jobs, gathered so that each
@@ -78,8 +124,7 @@ end
 
 local function push_all(pushes, future_key)
   for _, name in ipairs(pushes.order) do
-    chunked('RPUSH', P .. 'queue:' .. name, pushes.queues[name])
-    note('q:' .. name)
+    push(name, pushes.queues[name])
   end
   if #pushes.future > 0 then
     chunked('ZADD', future_key, pushes.future)
@@ -95,108 +140,173 @@ local function publish()
   end
 end
 
+-- The number of jobs of a task counted against its limit, recounted from
+-- the running jobs of every registered worker: repairs a counter that is
+-- not a number (an operator's mistake, a foreign write) instead of failing.
+local function recount(task)
+  local count = 0
+  for _, broker in ipairs(redis.call('ZRANGE', P .. 'brokers', 0, -1)) do
+    for _, entry in ipairs(redis.call('HVALS', P .. 'running:' .. broker)) do
+      if string.sub(entry, 1, 1) == '1' then
+        local _, t = parse_head(string.sub(entry, 2))
+        if t == task then count = count + 1 end
+      end
+    end
+  end
+  redis.call('HSET', P .. 'current_concurrency', task, count)
+  return count
+end
+
+-- Jobs of a task counted against its limit now.
+local function current_count(task)
+  local raw = redis.call('HGET', P .. 'current_concurrency', task)
+  if not raw then return 0 end
+  local n = tonumber(raw)
+  if n and n >= 0 and n == math.floor(n) then return n end
+  return recount(task)
+end
+
+-- The concurrency limit of a task, or nil; a limit that is not a positive
+-- integer is removed (the next worker to start sets it again).
+local function limit_of(task)
+  local raw = redis.call('HGET', P .. 'max_concurrency', task)
+  if not raw then return nil end
+  local n = tonumber(raw)
+  if n and n >= 1 and n == math.floor(n) then return n end
+  redis.call('HDEL', P .. 'max_concurrency', task)
+  return nil
+end
+
 -- Move parked jobs of a task back to the front of their queue, as many as
 -- its concurrency limit now allows.
 local function unpark(task)
   local parked = P .. 'parked:' .. task
   local count = redis.call('LLEN', parked)
   if count == 0 then return end
-  local max = redis.call('HGET', P .. 'max_concurrency', task)
+  local max = limit_of(task)
   local n = count
-  if max then
-    local current = tonumber(redis.call('HGET', P .. 'current_concurrency', task) or '0')
-    n = math.min(count, tonumber(max) - current)
-  end
+  if max then n = math.min(count, max - current_count(task)) end
   if n <= 0 then return end
   local items = redis.call('LRANGE', parked, 0, n - 1)
-  redis.call('LTRIM', parked, n, -1)
   for i = #items, 1, -1 do
     local _, _, queue = parse_head(items[i])
-    redis.call('LPUSH', P .. 'queue:' .. queue, items[i])
-    redis.call('HINCRBY', P .. 'parked_count', queue, -1)
-    note('q:' .. queue)
+    if queue then
+      redis.call('LPUSH', P .. 'queue:' .. queue, items[i])
+      redis.call('SADD', P .. 'queues', queue)
+      redis.call('HINCRBY', P .. 'parked_count', queue, -1)
+      note('q:' .. queue)
+    else
+      reject(items[i])
+    end
   end
+  redis.call('LTRIM', parked, n, -1)
 end
 
 -- A job counted against its task's concurrency limit is over.
 local function release(task)
   local key = P .. 'current_concurrency'
-  if redis.call('HINCRBY', key, task, -1) < 0 then
-    redis.call('HSET', key, task, 0)
-  end
+  local current = current_count(task)
+  redis.call('HSET', key, task, math.max(0, current - 1))
   unpark(task)
+end
+
+-- Whether a payload is a run of a periodic task that has been retired (its
+-- id is the one move_future.lua gives the slot, and the task has no
+-- definition any more): a worker that does not know the task drops it
+-- instead of handing it back for ever.
+local function retired_periodic_run(payload)
+  local id, task = parse_head(payload)
+  if not task or redis.call('HEXISTS', P .. 'periodic_defs', task) == 1 then return false end
+  local at = string.match(payload, ',"at":([%d.eE+-]+),')
+  return at ~= nil and string.sub(redis.sha1hex(P .. task .. '|' .. at), 1, 32) == id
 end
 
 -- Record the outcome of finished jobs, given in ARGV[first..last] as
 -- (job id, outcome, target, payload) quadruples; idempotent.
 --   outcome 'd': done (succeeded or failed), forget it
 --   outcome 'q': enqueue payload again in queue <target>
---   outcome 'f': enqueue payload again for timestamp <target>
+--   outcome 'f': enqueue payload again for timestamp <target> (at once if due)
+--   outcome 'h': hand the job back unchanged (the payload recorded when it
+--                was fetched), due <target> seconds from now
 -- A job no longer running here (recovered meanwhile as if this worker were
 -- dead) is left alone. Returns how many were still running here.
-local function acknowledge(running_key, future_key, first, last)
+local function acknowledge(running_key, future_key, first, last, now)
   local ids = {}
   for i = first, last, 4 do ids[#ids + 1] = ARGV[i] end
   if #ids == 0 then return 0 end
-  local held = redis.call('HMGET', running_key, unpack(ids))
-  redis.call('HDEL', running_key, unpack(ids))
+  local held = chunked_list('HMGET', running_key, ids)
   local pushes = new_pushes()
-  local n, settled = 0, 0
+  local n, settled, releases = 0, 0, {}
   for i = first, last, 4 do
     n = n + 1
     local entry = held[n]
     if entry then
       settled = settled + 1
+      local recorded = string.sub(entry, 2)
       if string.sub(entry, 1, 1) == '1' then
-        local _, task = parse_head(string.sub(entry, 2))
-        release(task)
+        local _, task = parse_head(recorded)
+        if task then releases[#releases + 1] = task end
       end
       local outcome, target, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
       if outcome == 'q' then
         queue_job(pushes, target, payload)
       elseif outcome == 'f' then
-        defer_job(pushes, target, payload)
+        local at = tonumber(target)
+        if at and at > now then
+          defer_job(pushes, target, payload)
+        else
+          local _, _, queue = parse_head(payload)
+          if queue then queue_job(pushes, queue, payload) else reject(payload) end
+        end
+      elseif outcome == 'h' and not retired_periodic_run(recorded) then
+        defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
       end
     end
   end
-  push_all(pushes, future_key)
+  push_all(pushes, future_key)  -- the destination first, then the source
+  chunked('HDEL', running_key, ids)
+  for _, task in ipairs(releases) do release(task) end
   return settled
 end
 
 -- Take up to `want` runnable jobs from a queue and record them as running
--- here, looking at `budget` payloads at most. Jobs over their task's
--- concurrency limit are parked, not skipped over, so the next call does not
--- look at them again. Unreadable payloads are set aside in the rejected
--- list. Returns {rejected count, payloads...}.
-local function fetch(queue_key, running_key, want, queue, budget)
+-- here, looking at `budget` payloads and taking `max_bytes` of payloads at
+-- most (at least one job). Jobs over their task's concurrency limit are
+-- parked, not skipped over, so the next call does not look at them again.
+-- Unreadable payloads are set aside in the rejected list.
+-- Returns {rejected count, payloads...}.
+local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
   local limited = redis.call('EXISTS', P .. 'max_concurrency') == 1
   local maxes, currents, changed = {}, {}, {}
-  local out, fields, rejected = {}, {}, 0
-  while #out < want and budget > 0 do
+  local out, fields, rejected, bytes = {}, {}, 0, 0
+  local parked = {}
+  while #out < want and budget > 0 and bytes < max_bytes do
     local batch = redis.call('LPOP', queue_key, math.min(want - #out, budget))
     if not batch then break end
     budget = budget - #batch
-    for _, payload in ipairs(batch) do
+    for index, payload in ipairs(batch) do
+      if bytes >= max_bytes then
+        -- Enough for one call: the rest goes back to the front, in order.
+        for k = #batch, index, -1 do redis.call('LPUSH', queue_key, batch[k]) end
+        break
+      end
       local id, task = parse_head(payload)
       if not id then
-        redis.call('RPUSH', P .. 'rejected', payload)
+        reject(payload)
         rejected = rejected + 1
       else
         local flag = '0'
         if limited then
           local max = maxes[task]
           if max == nil then
-            max = tonumber(redis.call('HGET', P .. 'max_concurrency', task)) or false
+            max = limit_of(task) or false
             maxes[task] = max
           end
           if max then
             local current = currents[task]
-            if current == nil then
-              current = tonumber(redis.call('HGET', P .. 'current_concurrency', task) or '0')
-            end
+            if current == nil then current = current_count(task) end
             if current >= max then
-              redis.call('RPUSH', P .. 'parked:' .. task, payload)
-              redis.call('HINCRBY', P .. 'parked_count', queue, 1)
+              parked[#parked + 1] = {task, payload}
               flag = nil
             else
               current = current + 1
@@ -210,15 +320,20 @@ local function fetch(queue_key, running_key, want, queue, budget)
           fields[#fields + 1] = id
           fields[#fields + 1] = flag .. payload
           out[#out + 1] = payload
+          bytes = bytes + #payload
         end
       end
     end
   end
+  if #fields > 0 then chunked('HSET', running_key, fields) end
   for task in pairs(changed) do
     redis.call('HSET', P .. 'current_concurrency', task, currents[task])
   end
-  if #fields > 0 then chunked('HSET', running_key, fields) end
-  if budget <= 0 and redis.call('LLEN', queue_key) > 0 then
+  for _, item in ipairs(parked) do
+    redis.call('RPUSH', P .. 'parked:' .. item[1], item[2])
+    redis.call('HINCRBY', P .. 'parked_count', queue, 1)
+  end
+  if (budget <= 0 or bytes >= max_bytes) and redis.call('LLEN', queue_key) > 0 then
     note('q:' .. queue)  -- looked at enough for one call: wake workers for more
   end
   table.insert(out, 1, rejected)

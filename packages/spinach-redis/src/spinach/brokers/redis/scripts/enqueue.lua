@@ -1,26 +1,45 @@
 -- Enqueue jobs, all or none.
 -- KEYS[1]: future jobs (zset)
--- ARGV: prefix, producer, sequence, ttl_ms, then (kind, target, payload)...
---   kind 'q': target is the queue; kind 'f': target is the start timestamp.
+-- ARGV: prefix, now, producer, sequence, ttl_ms, then (kind, target, payload)...
+--   kind 'q': due now, target is the queue;
+--   kind 'a': target is the start timestamp: queued now if due by the
+--   server's clock, else kept with the future jobs (never early, whatever
+--   the producer's clock says).
 -- A producer's sequence number makes a retried call idempotent: a call whose
--- reply was lost is not applied twice.
-if ARGV[2] ~= '' then
-  local last = redis.call('SET', P .. 'idem:' .. ARGV[2], ARGV[3], 'GET', 'PX', ARGV[4])
-  if last and tonumber(last) >= tonumber(ARGV[3]) then return 0 end
+-- reply was lost is not applied twice. Returns 0 if it was applied already,
+-- else a string with 'q' (queued) or 'w' (waiting) for each job.
+if ARGV[3] ~= '' then
+  local last = tonumber(redis.call('SET', P .. 'idem:' .. ARGV[3], ARGV[4], 'GET', 'PX', ARGV[5]))
+  if last and last >= tonumber(ARGV[4]) then return 0 end
 end
-if #ARGV == 7 and ARGV[5] == 'q' then  -- one job, due now: schedule()'s fast path
-  redis.call('RPUSH', P .. 'queue:' .. ARGV[6], ARGV[7])
-  redis.call('PUBLISH', P .. 'notify', 'q:' .. ARGV[6])
-  return 1
+if #ARGV == 8 and ARGV[6] == 'q' then  -- one job, due now: schedule()'s fast path
+  local key = P .. 'queue:' .. ARGV[7]
+  if redis.call('RPUSH', key, ARGV[8]) == 1 then redis.call('SADD', P .. 'queues', ARGV[7]) end
+  redis.call('PUBLISH', P .. 'notify', 'q:' .. ARGV[7])
+  return 'q'
 end
+local now = clock()
 local pushes = new_pushes()
-for i = 5, #ARGV, 3 do
-  if ARGV[i] == 'q' then
-    queue_job(pushes, ARGV[i + 1], ARGV[i + 2])
-  else
+local statuses = {}
+for i = 6, #ARGV, 3 do
+  local at = ARGV[i] == 'a' and tonumber(ARGV[i + 1])
+  if at and at > now then
     defer_job(pushes, ARGV[i + 1], ARGV[i + 2])
+    statuses[#statuses + 1] = 'w'
+  else
+    local queue = ARGV[i + 1]
+    if ARGV[i] == 'a' then
+      local _, _, parsed = parse_head(ARGV[i + 2])
+      queue = parsed
+    end
+    if queue then
+      queue_job(pushes, queue, ARGV[i + 2])
+    else
+      reject(ARGV[i + 2])
+    end
+    statuses[#statuses + 1] = 'q'
   end
 end
 push_all(pushes, KEYS[1])
 publish()
-return 1
+return table.concat(statuses)

@@ -1,13 +1,21 @@
 -- A worker's cycle in one round trip: record the outcome of the jobs it
 -- finished, then take up to N new jobs (see _common.lua).
--- KEYS[1]: the queue (list); KEYS[2]: this broker's running jobs (hash);
--- KEYS[3]: future jobs (zset)
--- ARGV: prefix, max jobs, queue name, most payloads to look at, then
--- (job id, outcome, target, payload) of each finished job
-acknowledge(KEYS[2], KEYS[3], 5, #ARGV)
+-- KEYS[1]: the queue (list); KEYS[2]: this worker's running jobs (hash);
+-- KEYS[3]: future jobs (zset); KEYS[4]: workers (zset)
+-- ARGV: prefix, now, worker id, max jobs, queue name, most payloads to look
+-- at, most bytes to take, then (job id, outcome, target, payload) of each
+-- finished job
+-- A worker no longer registered (declared dead) fetches nothing: nobody would
+-- recover what it took. Returns {-1} then, else what fetch() returns.
+local now = clock()
+acknowledge(KEYS[2], KEYS[3], 8, #ARGV, now)
 local out = {0}
-if tonumber(ARGV[2]) > 0 then
-  out = fetch(KEYS[1], KEYS[2], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))
+if tonumber(ARGV[4]) > 0 then
+  if not redis.call('ZSCORE', KEYS[4], ARGV[3]) then
+    out = {-1}
+  else
+    out = fetch(KEYS[1], KEYS[2], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
+  end
 end
 publish()
 return out

@@ -1,10 +1,10 @@
 -- Set aside a running job whose payload turned out to be unreadable.
--- KEYS[1]: this broker's running jobs (hash)
--- ARGV: prefix, job id
-local entry = redis.call('HGET', KEYS[1], ARGV[2])
+-- KEYS[1]: this worker's running jobs (hash)
+-- ARGV: prefix, now, job id
+local entry = redis.call('HGET', KEYS[1], ARGV[3])
 if not entry then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[2])
-redis.call('RPUSH', P .. 'rejected', string.sub(entry, 2))
+reject(string.sub(entry, 2))
+redis.call('HDEL', KEYS[1], ARGV[3])
 if string.sub(entry, 1, 1) == '1' then
   local _, task = parse_head(string.sub(entry, 2))
   if task then release(task) end

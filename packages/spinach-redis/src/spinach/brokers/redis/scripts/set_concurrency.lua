@@ -1,7 +1,7 @@
 -- Record concurrency limits; never touch the running counters.
 -- KEYS[1]: limits (hash task -> max)
--- ARGV: prefix, then (task token, max or '' for no limit)...
-for i = 2, #ARGV, 2 do
+-- ARGV: prefix, now, then (task token, max or '' for no limit)...
+for i = 3, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
