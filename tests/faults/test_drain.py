@@ -19,7 +19,7 @@ THRESHOLD = 3.0  # broker_dead_threshold_seconds of the workers of these tests
 @pytest.mark.parametrize("task", ["hold", "hold_once"])
 def test_draining_worker_keeps_its_long_job_and_is_never_taken_over(workers, task):
     spin = workers.engine()
-    a = workers.start_worker(threads=2, threshold=THRESHOLD)
+    a = workers.start_worker(threads=2, threshold=THRESHOLD, extra=("--signal-events",))
     spin.schedule(task, "long")
     workers.wait_event(lambda e: e == f"start {task} long {a.pid}")
     b = workers.start_worker(threads=2, threshold=THRESHOLD)
@@ -27,13 +27,6 @@ def test_draining_worker_keeps_its_long_job_and_is_never_taken_over(workers, tas
     a.send_signal(signal.SIGTERM)
     stopped_at = workers.ledger_time()
     workers.wait_event(lambda e: e == f"signal worker SIGTERM {a.pid}")
-
-    # A drains: the jobs scheduled from now on run on B.
-    for n in range(3):
-        spin.schedule("record", n)
-    for n in range(3):
-        ran = workers.wait_event(lambda e, n=n: e.startswith(f"run record {n} "))
-        assert ran.endswith(f" {b.pid}"), f"a draining worker started a new job: {ran}"
 
     # The job outlives three dead thresholds after SIGTERM, B watching.
     def taken_over(event: str) -> bool:
@@ -45,11 +38,15 @@ def test_draining_worker_keeps_its_long_job_and_is_never_taken_over(workers, tas
         f"the job of a draining worker was taken over "
         f"{workers.ledger_time() - stopped_at:.1f} s after SIGTERM: {event}"
     )
-    # B was alive all along, its heartbeats and checks of dead workers going on.
-    spin.schedule("record", "late")
-    ran = workers.wait_event(lambda e: e.startswith("run record late "))
-    assert ran.endswith(f" {b.pid}")
+    # A drains (it has a free slot, but takes no new job): B, alive all
+    # along, runs the jobs scheduled now.
+    for n in range(3):
+        spin.schedule("record", n)
+    for n in range(3):
+        ran = workers.wait_event(lambda e, n=n: e.startswith(f"run record {n} "))
+        assert ran.endswith(f" {b.pid}"), f"a draining worker started a new job: {ran}"
     assert a.poll() is None, f"A stopped before its job ended:\n{workers.log_of(a)}"
+    assert workers.watch(0, bad=taken_over) is None
 
     workers.release("long")
     workers.wait_event(lambda e: e == f"end {task} long {a.pid}")

@@ -100,7 +100,9 @@ def test_process_started_by_a_task_dies_of_sigterm_in_process(
 def test_stop_signal_still_stops_a_blocking_worker_gracefully(workers, signum, use_asyncio):
     """While a job runs, the signal reaches the main thread of ``start_workers()``."""
     spin = workers.engine()
-    worker = workers.start_worker(threads=2, threshold=THRESHOLD, asyncio=use_asyncio)
+    worker = workers.start_worker(
+        threads=2, threshold=THRESHOLD, asyncio=use_asyncio, extra=("--signal-events",)
+    )
     spin.schedule("hold_once", "running")
     workers.wait_event(lambda e: e == f"start hold_once running {worker.pid}")
     worker.send_signal(signum)

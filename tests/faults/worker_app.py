@@ -138,7 +138,7 @@ def main() -> None:
         await asyncio.sleep(work_time())
         write("run", "arecord", n)
 
-    add_deploy_tasks(tasks, args, write)
+    add_deploy_tasks(tasks, args, write, ledger)
 
     for period in args.periodic:
         name = f"tick_{period:g}"
@@ -191,9 +191,15 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="code version: 2 adds the tasks new_task (max_retries=3) and new_task_once (0)",
     )
+    parser.add_argument(
+        "--signal-events",
+        action="store_true",
+        help="send the event 'signal worker <SIGNAME> <pid>' once a stop signal is handled "
+        "(a round trip to the ledger on the way to stopping: off by default)",
+    )
 
 
-def add_deploy_tasks(tasks: Tasks, args: argparse.Namespace, write: Any) -> None:
+def add_deploy_tasks(tasks: Tasks, args: argparse.Namespace, write: Any, ledger: Any) -> None:
     """Tasks of the scenarios of issue 11, and the 'signal' event of a stopping worker."""
     import task_children  # next to this file, shared with the in-process tests
 
@@ -220,14 +226,20 @@ def add_deploy_tasks(tasks: Tasks, args: argparse.Namespace, write: Any) -> None
         write("child", "aterminate_child", f"{kind}:{how}")
 
     class Stopping(logging.Handler):
-        """Writes "signal worker <SIGNAME> <pid>" once the engine handled a stop signal."""
+        """Sends the event "signal worker <SIGNAME> <pid>" once the engine handled a stop signal.
+
+        An event to wait for only, kept out of the full record, whose order
+        other tests check.
+        """
 
         def emit(self, record: logging.LogRecord) -> None:
             message = record.getMessage()
             if message.startswith("Received SIG"):
-                write("signal", "worker", message.split()[1].rstrip(":"))
+                signame = message.split()[1].rstrip(":")
+                ledger.rpush(f"{args.ledger}:events", f"signal worker {signame} {PID}")
 
-    logging.getLogger("spinach.engine").addHandler(Stopping())
+    if args.signal_events:
+        logging.getLogger("spinach.engine").addHandler(Stopping())
 
 
 if __name__ == "__main__":
