@@ -3,7 +3,8 @@
 Used by the tasks of ``worker_app.py`` (in worker processes) and by
 ``test_task_subprocesses.py`` (in-process workers).  Each function returns
 how its child ended, as text: ``"-15"`` when SIGTERM killed it, another
-return code otherwise, or :data:`IGNORED` when it was still alive
+return code otherwise (``"terminated(<exit codes>)"`` for a pool whose
+``terminate()`` returned), or :data:`IGNORED` when it was still alive
 :data:`WAIT` seconds after SIGTERM (it is then killed with SIGKILL, so that
 nothing lingers).
 
@@ -88,7 +89,10 @@ def pool_terminate() -> str:
     terminator.join()
     if ignored:
         return IGNORED
-    return ",".join(sorted({str(worker.exitcode) for worker in workers}))
+    # A worker forked from a process whose Python code handles SIGTERM (a
+    # blocking start_workers()) inherits the handler and may end with 1
+    # rather than -15: it still ended because of the SIGTERM.
+    return "terminated(" + ",".join(str(worker.exitcode) for worker in workers) + ")"
 
 
 _started: Any = None
