@@ -92,8 +92,8 @@ def test_accepted_odd_queue_names_never_destroy_future_jobs(
 
     def all_ran() -> bool:
         return (
-            recorder._count_locked("job_finished", "later") >= FUTURE_JOBS
-            and recorder._count_locked("job_started", "flaky") >= 2
+            recorder.count("job_finished", "later") >= FUTURE_JOBS
+            and recorder.count("job_started", "flaky") >= 2
         )
 
     ok = recorder.wait_for(all_ran, timeout=8)
