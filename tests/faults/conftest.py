@@ -13,7 +13,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,12 @@ def client_tasks() -> Tasks:
     ):
         tasks.add(lambda token: None, name=name, max_retries=retries)
     tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=2)
+    # Scenarios of issue 11: tasks of worker_app.py --version 2, and tasks
+    # terminating processes of their own.
+    tasks.add(lambda token: None, name="new_task", max_retries=3)
+    tasks.add(lambda token: None, name="new_task_once", max_retries=0)
+    tasks.add(lambda kind: None, name="terminate_child", max_retries=0)
+    tasks.add(lambda kind: None, name="aterminate_child", max_retries=0)
     return tasks
 
 
@@ -67,6 +73,7 @@ class Cluster:
         periodic: tuple[float, ...] = (),
         queue: str = "spinach",
         timeout: float = 30.0,
+        extra: Sequence[str] = (),
     ) -> subprocess.Popen[str]:
         args = [sys.executable, str(APP), "--url", self.broker_server.url,
                 "--namespace", self.namespace, "--ledger-url", self.ledger_url,
@@ -76,6 +83,7 @@ class Cluster:
             args.append("--asyncio")
         for period in periodic:
             args += ["--periodic", str(period)]
+        args += extra  # more options of worker_app.py, e.g. ("--skew", "30")
         log = open(self.logs / f"worker{len(self.processes)}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         self.processes.append(proc)
@@ -115,6 +123,35 @@ class Cluster:
                 continue
             event = item[1].decode()
             if predicate(event):
+                return event
+            self._pending.append(event)
+
+    def ledger_time(self) -> float:
+        """The ledger server's clock: faults and skewed workers never touch it."""
+        seconds, micros = self.ledger.time()
+        return float(seconds) + micros / 1e6
+
+    def watch(self, seconds: float, bad: Callable[[str], bool]) -> str | None:
+        """Watch the events for ``seconds`` of the ledger server's clock.
+
+        Return the first event matching ``bad`` as soon as it comes (or is
+        already pending), ``None`` if none came.  Other events are kept for
+        :meth:`wait_event`.  A period in which something must *not* happen
+        is measured this way, never slept through.
+        """
+        for index, event in enumerate(self._pending):
+            if bad(event):
+                return self._pending.pop(index)
+        deadline = self.ledger_time() + seconds
+        while True:
+            left = deadline - self.ledger_time()
+            if left <= 0:
+                return None
+            item = self.ledger.blpop([f"{self.key}:events"], timeout=max(left, 0.01))
+            if item is None:
+                continue
+            event = item[1].decode()
+            if bad(event):
                 return event
             self._pending.append(event)
 

@@ -20,6 +20,7 @@ import random
 import sys
 import time
 from datetime import timedelta
+from typing import Any
 
 PID = os.getpid()
 #: The machine's true clock, before --skew shifts ``time.time`` for the process.
@@ -79,6 +80,7 @@ def main() -> None:
         default=0.0,
         help="record tasks spend up to this long working (uniformly drawn)",
     )
+    add_deploy_arguments(parser)
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -136,6 +138,8 @@ def main() -> None:
         await asyncio.sleep(work_time())
         write("run", "arecord", n)
 
+    add_deploy_tasks(tasks, args, write, ledger)
+
     for period in args.periodic:
         name = f"tick_{period:g}"
 
@@ -173,6 +177,69 @@ def main() -> None:
         workers_class=AsyncioWorkers if args.asyncio else ThreadWorkers,
     )
     write("exit", "worker", "-")
+
+
+# -- Scenarios of issue 11 (deploys, subprocesses of tasks, stop signals) ------
+# Self-contained: main() calls add_deploy_arguments() and add_deploy_tasks().
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--version",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="code version: 2 adds the tasks new_task (max_retries=3) and new_task_once (0)",
+    )
+    parser.add_argument(
+        "--signal-events",
+        action="store_true",
+        help="send the event 'signal worker <SIGNAME> <pid>' once a stop signal is handled "
+        "(a round trip to the ledger on the way to stopping: off by default)",
+    )
+
+
+def add_deploy_tasks(tasks: Tasks, args: argparse.Namespace, write: Any, ledger: Any) -> None:
+    """Tasks of the scenarios of issue 11, and the 'signal' event of a stopping worker."""
+    import task_children  # next to this file, shared with the in-process tests
+
+    if args.version >= 2:
+
+        @tasks.task(name="new_task", max_retries=3)
+        def new_task(token: str) -> None:
+            write("run", "new_task", token)
+
+        @tasks.task(name="new_task_once", max_retries=0)
+        def new_task_once(token: str) -> None:
+            write("run", "new_task_once", token)
+
+    # A task terminates a process of its own; the ledger says how it ended:
+    # "child terminate_child <kind>:<how> <pid>" (see task_children.py).
+    @tasks.task(name="terminate_child", max_retries=0)
+    def terminate_child(kind: str) -> None:
+        how = task_children.pool_terminate() if kind == "pool" else task_children.popen_terminate()
+        write("child", "terminate_child", f"{kind}:{how}")
+
+    @tasks.task(name="aterminate_child", max_retries=0)
+    async def aterminate_child(kind: str) -> None:
+        how = await task_children.asyncio_terminate()
+        write("child", "aterminate_child", f"{kind}:{how}")
+
+    class Stopping(logging.Handler):
+        """Sends the event "signal worker <SIGNAME> <pid>" once the engine handled a stop signal.
+
+        An event to wait for only, kept out of the full record, whose order
+        other tests check.
+        """
+
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith("Received SIG"):
+                signame = message.split()[1].rstrip(":")
+                ledger.rpush(f"{args.ledger}:events", f"signal worker {signame} {PID}")
+
+    if args.signal_events:
+        logging.getLogger("spinach.engine").addHandler(Stopping())
 
 
 if __name__ == "__main__":
