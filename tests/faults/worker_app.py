@@ -17,9 +17,11 @@ import asyncio
 import logging
 import os
 import random
+import re
 import sys
 import time
 from datetime import timedelta
+from typing import Callable
 
 PID = os.getpid()
 #: The machine's true clock, before --skew shifts ``time.time`` for the process.
@@ -79,6 +81,7 @@ def main() -> None:
         default=0.0,
         help="record tasks spend up to this long working (uniformly drawn)",
     )
+    add_chaos_arguments(parser)
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -165,6 +168,7 @@ def main() -> None:
     logging.getLogger("spinach.engine").addHandler(Ready())
 
     broker = RedisBroker.from_url(args.url, broker_dead_threshold_seconds=args.threshold)
+    install_chaos(args, tasks, broker, ledger, write)
     spin = Engine(broker, namespace=args.namespace)
     spin.attach_tasks(tasks)
     spin.start_workers(
@@ -173,6 +177,78 @@ def main() -> None:
         workers_class=AsyncioWorkers if args.asyncio else ThreadWorkers,
     )
     write("exit", "worker", "-")
+
+
+# -- For scripts/chaos: long jobs, and the records its checks need ---------------
+# (one block, so that other changes to this file stay apart from it)
+
+
+def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chaos-records",
+        action="store_true",
+        help="also record this worker's broker id, the workers it declares dead, and the "
+        "true start time of each job started before its date (for scripts/chaos)",
+    )
+
+
+def install_chaos(
+    args: argparse.Namespace,
+    tasks: Tasks,
+    broker: RedisBroker,
+    ledger: redis.Redis,
+    write: Callable[[str, str, object], None],
+) -> None:
+    """Add the long tasks; with ``--chaos-records``, write the extra records.
+
+    ``long``/``long_once`` (n, seconds) work for ``seconds``, waiting on the
+    ledger, between their "start" and "end" records.  The extra records:
+
+    - ``identity worker <broker id[:8]> <pid>``, before the workers start;
+    - ``dead worker <broker id[:8]> <pid>`` each time this worker declares
+      another one dead (read from the broker's log line, which names it);
+    - on ``<ledger>:early``, ``<task> <token> <job date> <true start> <pid>``
+      for each job starting before its date by this process's clock, so
+      that the harness judges early starts against the dates it scheduled.
+    """
+
+    def work_for(seconds: float) -> None:
+        ledger.blpop([f"{args.ledger}:never"], timeout=seconds)  # the job's work
+
+    @tasks.task(name="long", max_retries=3)
+    def long(n: int, seconds: float) -> None:
+        write("start", "long", n)
+        work_for(seconds)
+        write("end", "long", n)
+
+    @tasks.task(name="long_once", max_retries=0)
+    def long_once(n: int, seconds: float) -> None:
+        write("start", "long_once", n)
+        work_for(seconds)
+        write("end", "long_once", n)
+
+    if not args.chaos_records:
+        return
+    write("identity", "worker", broker.id[:8])
+
+    class DeathWatch(logging.Handler):
+        pattern = re.compile(r"^Worker (\w+) of namespace .* is dead\b")
+
+        def emit(self, record: logging.LogRecord) -> None:
+            match = self.pattern.match(record.getMessage())
+            if match:
+                write("dead", "worker", match.group(1)[:8])
+
+    logging.getLogger("spinach.broker").addHandler(DeathWatch())
+
+    def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        now = true_time()
+        if job.at_timestamp > now + 0.001:
+            token = job.task_args[0] if job.task_args else "-"
+            line = f"{job.task_name} {token} {job.at_timestamp!r} {now!r} {PID}"
+            ledger.rpush(f"{args.ledger}:early", line)
+
+    signals.job_started.connect(on_started, sender=args.namespace, weak=False)
 
 
 if __name__ == "__main__":
