@@ -204,12 +204,13 @@ def install_chaos(
     ``long``/``long_once`` (n, seconds) work for ``seconds``, waiting on the
     ledger, between their "start" and "end" records.  The extra records:
 
-    - ``identity worker <broker id[:8]> <pid>``, before the workers start;
+    - ``identity worker <broker id[:8]> <pid>``, once the workers run;
     - ``dead worker <broker id[:8]> <pid>`` each time this worker declares
       another one dead (read from the broker's log line, which names it);
     - on ``<ledger>:early``, ``<task> <token> <job date> <true start> <pid>``
-      for each job starting before its date by this process's clock, so
-      that the harness judges early starts against the dates it scheduled.
+      for each job starting before the date in its payload by the true
+      clock, so that the harness judges early starts against the dates it
+      scheduled, not against a date of "now" set by a skewed process.
     """
 
     def work_for(seconds: float) -> None:
@@ -229,7 +230,13 @@ def install_chaos(
 
     if not args.chaos_records:
         return
-    write("identity", "worker", broker.id[:8])
+
+    class Identity(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Started "):  # the broker's id is final
+                write("identity", "worker", broker.id[:8])
+
+    logging.getLogger("spinach.engine").addHandler(Identity())
 
     class DeathWatch(logging.Handler):
         pattern = re.compile(r"^Worker (\w+) of namespace .* is dead\b")
@@ -239,7 +246,7 @@ def install_chaos(
             if match:
                 write("dead", "worker", match.group(1)[:8])
 
-    logging.getLogger("spinach.broker").addHandler(DeathWatch())
+    logging.getLogger("spinach").addHandler(DeathWatch())
 
     def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
         now = true_time()
