@@ -558,6 +558,7 @@ class Chaos:
         faults = [self.sigkill, self.fork_producers, self.client_kill, self.long_pause,
                   self.client_pause, self.sigterm, self.long_sigterm]  # fmt: skip
         faults = [f for f in faults if optional.get(f) not in args.skip]
+        adding = {self.sigkill, self.fork_producers, self.long_pause, self.long_sigterm}
         restarted = False
         deadline = time.monotonic() + args.time_limit
         rounds = 0
@@ -566,8 +567,10 @@ class Chaos:
                 break
             rounds += 1
             fault = faults[(rounds - 1) % len(faults)]
-            if not args.short or rounds <= len(faults):
-                fault()
+            if rounds <= len(faults):
+                fault()  # each fault at least once
+            elif not args.short and (scheduler.is_alive() or fault not in adding):
+                fault()  # once the scheduling is over, no new jobs: let the run end
             if not restarted and fault == self.client_kill:
                 self.restart_redis()
                 restarted = True
@@ -719,7 +722,8 @@ class Chaos:
         skewed_workers = [w for w in self.workers if w.skew]
         skewed_dead = sum(1 for w in skewed_workers if w.process.pid in declared)
         print(f"  workers declared dead while alive: {len(declared)} "
-              f"({skewed_dead} of the {len(skewed_workers)} with a skewed clock)")  # fmt: skip
+              f"({skewed_dead} of the {len(skewed_workers)} with a skewed clock); "
+              f"declared dead without a known identity: {timeline.unknown_deaths()}")  # fmt: skip
         print(f"  jobs left running on workers that are no longer registered (never "
               f"recovered): {sum(stranded.values())}"
               + (f", by pid: {dict(stranded)}" if stranded else ""))  # fmt: skip
@@ -947,6 +951,10 @@ class Timeline:
             if pid is not None and self.alive(pid, index):
                 declared[pid] += 1
         return declared
+
+    def unknown_deaths(self) -> int:
+        """Declarations of death naming a broker id that no worker recorded as its own."""
+        return sum(1 for _, broker in self.deaths if broker not in self.identity)
 
 
 def _forked_task(n: int) -> str:
