@@ -17,10 +17,11 @@ import asyncio
 import logging
 import os
 import random
+import re
 import sys
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 PID = os.getpid()
 #: The machine's true clock, before --skew shifts ``time.time`` for the process.
@@ -81,6 +82,7 @@ def main() -> None:
         help="record tasks spend up to this long working (uniformly drawn)",
     )
     add_deploy_arguments(parser)
+    add_chaos_arguments(parser)
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -169,6 +171,7 @@ def main() -> None:
     logging.getLogger("spinach.engine").addHandler(Ready())
 
     broker = RedisBroker.from_url(args.url, broker_dead_threshold_seconds=args.threshold)
+    install_chaos(args, tasks, broker, ledger, write)
     spin = Engine(broker, namespace=args.namespace)
     spin.attach_tasks(tasks)
     spin.start_workers(
@@ -240,6 +243,85 @@ def add_deploy_tasks(tasks: Tasks, args: argparse.Namespace, write: Any, ledger:
 
     if args.signal_events:
         logging.getLogger("spinach.engine").addHandler(Stopping())
+
+
+# -- For scripts/chaos: long jobs, and the records its checks need ---------------
+# (one block, so that other changes to this file stay apart from it)
+
+
+def add_chaos_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chaos-records",
+        action="store_true",
+        help="also record this worker's broker id, the workers it declares dead, and the "
+        "true start time of each job started before its date (for scripts/chaos)",
+    )
+
+
+def install_chaos(
+    args: argparse.Namespace,
+    tasks: Tasks,
+    broker: RedisBroker,
+    ledger: redis.Redis,
+    write: Callable[[str, str, object], None],
+) -> None:
+    """Add the long tasks; with ``--chaos-records``, write the extra records.
+
+    ``long``/``long_once`` (n, seconds) work for ``seconds``, waiting on the
+    ledger, between their "start" and "end" records.  The extra records:
+
+    - ``identity worker <broker id[:8]> <pid>``, once the workers run;
+    - ``dead worker <broker id[:8]> <pid>`` each time this worker declares
+      another one dead (read from the broker's log line, which names it);
+    - on ``<ledger>:early``, ``<task> <token> <job date> <true start> <pid>``
+      for each job starting before the date in its payload by the true
+      clock, so that the harness judges early starts against the dates it
+      scheduled, not against a date of "now" set by a skewed process.
+    """
+
+    def work_for(seconds: float) -> None:
+        ledger.blpop([f"{args.ledger}:never"], timeout=seconds)  # the job's work
+
+    @tasks.task(name="long", max_retries=3)
+    def long(n: int, seconds: float) -> None:
+        write("start", "long", n)
+        work_for(seconds)
+        write("end", "long", n)
+
+    @tasks.task(name="long_once", max_retries=0)
+    def long_once(n: int, seconds: float) -> None:
+        write("start", "long_once", n)
+        work_for(seconds)
+        write("end", "long_once", n)
+
+    if not args.chaos_records:
+        return
+
+    class Identity(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Started "):  # the broker's id is final
+                write("identity", "worker", broker.id[:8])
+
+    logging.getLogger("spinach.engine").addHandler(Identity())
+
+    class DeathWatch(logging.Handler):
+        pattern = re.compile(r"^Worker (\w+) of namespace .* is dead\b")
+
+        def emit(self, record: logging.LogRecord) -> None:
+            match = self.pattern.match(record.getMessage())
+            if match:
+                write("dead", "worker", match.group(1)[:8])
+
+    logging.getLogger("spinach").addHandler(DeathWatch())
+
+    def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        now = true_time()
+        if job.at_timestamp > now + 0.001:
+            token = job.task_args[0] if job.task_args else "-"
+            line = f"{job.task_name} {token} {job.at_timestamp!r} {now!r} {PID}"
+            ledger.rpush(f"{args.ledger}:early", line)
+
+    signals.job_started.connect(on_started, sender=args.namespace, weak=False)
 
 
 if __name__ == "__main__":
