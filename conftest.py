@@ -141,6 +141,26 @@ def wait_until() -> Callable[..., None]:
     return _wait_until
 
 
+def _let_time_pass(clock: ManualClock, seconds: float, step: float, sleepers: int = 1) -> None:
+    """Advance ``clock`` by ``seconds`` in steps, letting the ``sleepers`` running
+    arbiters take their turn (heartbeat, recovery) at each step.
+
+    Recovery needs it: only a worker whose own heartbeats went through for a
+    whole threshold may declare another dead (a single jump of the clock is
+    an outage as far as it knows).
+    """
+    for _ in range(max(1, round(seconds / step))):
+        assert clock.wait_for_sleepers(sleepers), "the workers did not go back to sleep"
+        clock.advance(step)
+    assert clock.wait_for_sleepers(sleepers)
+
+
+@pytest.fixture
+def let_time_pass() -> Callable[..., None]:
+    """``let_time_pass(clock, seconds, step, sleepers=1)``: see :func:`_let_time_pass`."""
+    return _let_time_pass
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     """A clock that moves only when the test advances it."""

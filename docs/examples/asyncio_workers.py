@@ -12,8 +12,9 @@ async def compute(a, b):
 
 
 async def main():
-    # Scheduling talks to the broker with blocking calls: keep them off the event loop
-    await asyncio.to_thread(spin.schedule, compute, 2, 4)
+    # aschedule() checks the job here and talks to the broker in a thread:
+    # the event loop is never blocked by a round trip to Redis
+    await spin.aschedule(compute, 2, 4)
 
 
 asyncio.run(main())

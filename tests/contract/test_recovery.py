@@ -179,3 +179,20 @@ def test_a_worker_declared_dead_is_told_fetches_nothing_and_registers_again(back
     assert live.queue_length("q") == 2
     assert len(frozen.get_jobs_from_queue("q", 10)) == 2  # registered again, it works
     assert heartbeat_for(30, clock, frozen, live) == []
+
+
+def test_adopting_thousands_of_jobs_at_once(backend, clock):
+    dead = backend.broker(broker_dead_threshold_seconds=10)
+    live = backend.broker(broker_dead_threshold_seconds=10)
+    dead.start()
+    live.start()
+    jobs = [make_job(clock, max_retries=1, args=(n,)) for n in range(5000)]
+    for start in range(0, len(jobs), 1000):
+        dead.enqueue_jobs(jobs[start : start + 1000])
+    assert len(dead.get_jobs_from_queue("q", 5000)) == 5000
+    assert heartbeat_for(12, clock, live) == []
+    again = []
+    while batch := live.get_jobs_from_queue("q", 1000):
+        again += batch
+    assert sorted(job.task_args[0] for job in again) == list(range(5000))
+    assert {job.retries for job in again} == {1}

@@ -59,12 +59,14 @@ def test_sigterm_lets_the_running_job_finish(workers):
 
 def test_sigterm_returns_unstarted_work_and_a_new_worker_takes_it(workers):
     spin = workers.engine()
-    worker = workers.start_worker(threads=1, threshold=THRESHOLD)
+    worker = workers.start_worker(threads=1, threshold=THRESHOLD, extra=["--signal-events"])
     spin.schedule("hold", "a")
     workers.wait_event(lambda e: e.startswith("start hold a"))
     for n in range(5):
         spin.schedule("record", n)
     worker.send_signal(signal.SIGTERM)
+    # Released once the stop has begun: the free slot must not take a job.
+    workers.wait_event(lambda e: e.startswith("signal worker SIGTERM"))
     workers.release("a")
     assert worker.wait(30) == 0
     successor = workers.start_worker(threads=2, threshold=THRESHOLD)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from ddtrace.trace import Tracer, tracer
 
 from spinach import Engine, ManualClock, MemoryBroker
+from spinach.arbiter import UNKNOWN_TASK_GRACE
 from spinach.brokers.memory import MemoryStore
 from spinach.contrib.datadog import DEFAULT_SERVICE, register_datadog, unregister_datadog
 
@@ -164,7 +166,7 @@ def test_a_job_running_when_unregistered_still_finishes_its_span(traces, real_sp
     assert not connected_receivers()  # then disconnected
 
 
-def test_lost_job_gets_an_error_span(traces, register, namespace, engines):
+def test_lost_job_gets_an_error_span(traces, register, namespace, engines, let_time_pass):
     store, clock = MemoryStore(), ManualClock()
 
     def broker():
@@ -179,11 +181,11 @@ def test_lost_job_gets_an_error_span(traces, register, namespace, engines):
     job = dead.schedule("fragile")
     dead.broker.start()
     assert dead.broker.get_jobs_from_queue("spinach", 1) == [job]
-    clock.advance(11)
     register()
     live = Engine(broker(), namespace=namespace)
     engines.append(live)
-    live.start_workers(number=1, block=False)  # its arbiter recovers the lost job
+    live.start_workers(number=1, block=False)
+    let_time_pass(clock, 14, step=2)  # the live worker heartbeats, and recovers the job
     [span] = traces.wait_for_job_spans(1)
     live.stop_workers()
 
@@ -204,7 +206,9 @@ def test_unknown_task_gets_an_error_span(traces, register, namespace, engines):
     def only_the_client_knows():
         pass
 
-    client.schedule("only_the_client_knows")
+    # Handed back during a deploy; failed once nobody knew it for an hour.
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=UNKNOWN_TASK_GRACE + 60)
+    client.schedule_at("only_the_client_knows", long_ago)
     worker = Engine(MemoryBroker(store=store), namespace=namespace)
     engines.append(worker)
     register()

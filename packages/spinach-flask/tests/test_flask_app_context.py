@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from flask import Flask, current_app, g, has_app_context
 
 from spinach import AsyncioWorkers, MemoryBroker, signals
+from spinach.arbiter import UNKNOWN_TASK_GRACE
 from spinach.job import Job, JobStatus
 
 
@@ -178,7 +179,9 @@ def test_job_failed_without_job_started_is_harmless(make_app, recorder, caplog):
         ran.append(current_app.name)
 
     engine = spinach.get_engine(app)
-    unknown = Job("deployed_elsewhere", "spinach", datetime.now(timezone.utc), 0)
+    # Nobody knew its task for longer than the grace: it fails without starting.
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=UNKNOWN_TASK_GRACE + 60)
+    unknown = Job("deployed_elsewhere", "spinach", long_ago, 0)
     assert isinstance(engine.broker, MemoryBroker)
     engine.broker.inject_raw_payload("spinach", unknown.serialize())
     with app.app_context():

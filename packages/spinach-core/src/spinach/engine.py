@@ -516,6 +516,9 @@ class Engine:
                 handlers.wait()
                 if handlers.received and not stopping:
                     stopping = True
+                    # Nothing new starts from here on, before anyone is told.
+                    running.arbiter.drain()
+                    running.workers.begin_stop()
                     logger.info(
                         "Received %s: stopping once running jobs finish (send it again to force)",
                         handlers.received[0].name,

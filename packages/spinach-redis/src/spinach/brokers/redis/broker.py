@@ -211,7 +211,7 @@ class RedisBroker(Broker):
                 "Redis error while trying to %s: %s. %s. Retrying with backoff (logged once "
                 "until it works again).",
                 operation,
-                exc,
+                str(exc).rstrip("."),
                 advice[0].upper() + advice[1:],
             )
         else:
