@@ -172,3 +172,28 @@ def test_flush_deletes_everything_of_the_namespace(broker, clock):
     assert broker.queue_length("q") == 0
     assert broker.future_jobs_count() == 0
     assert broker.running_jobs() == []
+
+
+def test_a_fetch_is_bounded_in_bytes_as_well_as_in_jobs(broker, clock):
+    from spinach.brokers.base import FETCH_MAX_BYTES
+
+    jobs = [make_job(clock, args=("x" * 700_000, n)) for n in range(20)]
+    size = len(jobs[0].serialize())
+    broker.enqueue_jobs(jobs)
+    expected = -(-FETCH_MAX_BYTES // size)  # the job that reaches the bound is the last
+    first = broker.get_jobs_from_queue("q", 20)
+    assert [job.task_args[1] for job in first] == list(range(expected))
+    assert broker.queue_length("q") == 20 - expected  # the rest wait, in order
+    rest = broker.get_jobs_from_queue("q", 20)
+    assert [job.task_args[1] for job in rest] == list(range(expected, 20))
+
+
+def test_rejected_payloads_are_capped_and_paged(backend, broker):
+    for n in range(10_020):
+        backend.inject(broker, "q", f"garbage {n}".encode())
+    while broker.get_jobs_from_queue("q", 1000) or not broker.is_queue_empty("q"):
+        pass
+    assert broker.rejected(0, 3) == [b"garbage 20", b"garbage 21", b"garbage 22"]
+    assert broker.rejected(9_998) == [b"garbage 10018", b"garbage 10019"]
+    assert broker.rejected(5, 0) == []
+    assert len(broker.rejected()) == 10_000

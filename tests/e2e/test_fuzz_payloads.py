@@ -55,7 +55,50 @@ def without(args):
     return canonical(data)
 
 
+def head(job_id: uuid.UUID, task: str = "good") -> str:
+    """The start of a payload as Spinach writes it: what the broker's scripts read."""
+    return f'{{"id":"{job_id.hex}","task_name":"{task}","queue":"spinach"'
+
+
+def deep(args):
+    """A well-formed head and a body nesting far deeper than any limit."""
+    job_id, levels = args
+    body = "[" * levels + "]" * levels
+    return (
+        head(job_id) + f',"at":0,"max_retries":0,"retries":0,"args":[{body}],"kwargs":{{}}}}'
+    ).encode()
+
+
+def duplicated(args):
+    """The head says one task, a repeated key at the end says another."""
+    job_id, task, key = args
+    tail = ',"at":0,"max_retries":0,"retries":0,"args":[],"kwargs":{}'
+    return (head(job_id, task) + tail + f',"{key}":"good"}}').encode()
+
+
+def escaped(job_id):
+    """A task name written with an escape: the same name for JSON, not for the scripts."""
+    return canonical(job_dict(job_id)).replace(b'"good"', b'"\\u0067ood"', 1)
+
+
+def spaced(job_id):
+    """JSON-equal, but not written as Spinach writes it."""
+    return canonical(job_dict(job_id)).replace(b'"args":[1]', b'"args": [1]', 1)
+
+
+looks_valid = st.one_of(
+    st.tuples(st.uuids(), st.integers(100, 50_000)).map(deep),
+    st.tuples(
+        st.uuids(),
+        st.sampled_from(["other", "good"]),
+        st.sampled_from(["task_name", "queue", "id", "args"]),
+    ).map(duplicated),
+    st.uuids().map(escaped),
+    st.uuids().map(spaced),
+)
+
 payloads = st.one_of(
+    looks_valid,
     st.binary(max_size=200),
     st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
     st.tuples(st.uuids(), st.integers(0, 120)).map(lambda a: canonical(job_dict(a[0]))[: a[1]]),
@@ -147,3 +190,42 @@ def test_bad_payloads_are_set_aside_and_workers_go_on(make_spin, recorder_for):
     prefix = f"{spin.namespace}-worker-"
     alive = [t for t in threading.enumerate() if t.name.startswith(prefix)]
     assert len(alive) == 4
+
+
+def test_a_head_and_a_body_that_disagree_never_bypass_a_concurrency_limit(
+    make_spin, recorder_for, wait_until
+):
+    spin = make_spin()
+    rec = recorder_for(spin.namespace)
+    gate = threading.Event()
+    running = []
+    peak = []
+    lock = threading.Lock()
+
+    @spin.task(name="limited", max_retries=1, max_concurrency=1)
+    def limited(n):
+        with lock:
+            running.append(n)
+            peak.append(len(running))
+        gate.wait(10)
+        with lock:
+            running.remove(n)
+
+    spin.task(lambda: None, name="other")
+    for n in range(3):  # the scripts read "other"; Python's json would keep "limited"
+        job_id = uuid.uuid4()
+        spin.broker.inject_raw_payload(
+            "spinach",
+            head(job_id, "other")
+            + f',"at":0,"max_retries":1,"retries":0,"args":[{n}],"kwargs":{{}},'
+            + '"task_name":"limited"}',
+        )
+    spin.start_workers(number=4, block=False)
+    for n in range(3, 6):
+        spin.schedule("limited", n)
+    gate.set()
+    rec.wait_count("job_finished", 3, timeout=30)
+    assert sorted(j.task_args[0] for j in rec.jobs("job_started")) == [3, 4, 5]
+    assert max(peak) == 1
+    assert len(spin.broker.rejected()) == 3
+    wait_until(lambda: spin.broker.running_jobs() == [])  # acknowledged, slots freed

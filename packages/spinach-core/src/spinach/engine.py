@@ -16,11 +16,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 from ._forks import renew_after_fork
 from .arbiter import Arbiter
 from .brokers.base import Broker
+from .codec import PayloadCodec
 from .exc import InvalidTaskError, SpinachError, UnknownTaskError, WorkersError
-from .job import Job, JobStatus, new_job_id
+from .job import Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
-from .serialization import check_arguments
+from .serialization import DEFAULT_LIMITS, PayloadLimits, check_arguments
 from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
 from .utils import start_thread, to_timestamp
 from .worker import BaseWorkers, ThreadWorkers
@@ -60,12 +61,31 @@ class Engine:
     :arg broker: instance of a :class:`~spinach.brokers.base.Broker`
     :arg namespace: name isolating this Engine from others using the same
         broker server or the same interpreter
+    :arg payload_limits: bounds of a job's payload (size, nesting), checked
+        when a job is scheduled and when a worker reads it; see
+        :class:`~spinach.serialization.PayloadLimits`
+    :arg signing_key: optional secret (bytes) shared by the producers and
+        workers of the namespace: producers sign every payload (HMAC-SHA256)
+        and workers set aside the unsigned and forged ones, for a Redis
+        shared with less trusted code.  Off by default; see
+        :mod:`spinach.codec`.
     """
 
-    def __init__(self, broker: Broker, namespace: str = "spinach") -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        namespace: str = "spinach",
+        *,
+        payload_limits: PayloadLimits = DEFAULT_LIMITS,
+        signing_key: Optional[bytes] = None,
+    ) -> None:
         broker.namespace = namespace  # validates the name, binds the broker once
+        if not isinstance(payload_limits, PayloadLimits):
+            raise TypeError(f"payload_limits must be a PayloadLimits, not {payload_limits!r}")
+        broker.codec = PayloadCodec(payload_limits, signing_key, self._is_periodic_run)
         self._broker = broker
         self._namespace = namespace
+        self._limits = payload_limits
         self._lock = threading.RLock()
         # Replaced, never mutated, so that readers need no lock.
         self._tasks: Dict[str, Task] = {}
@@ -80,6 +100,18 @@ class Engine:
         # forking thread survives a fork): the child may start its own.
         self._lock = threading.RLock()
         self._running = None
+
+    def _is_periodic_run(self, job: Job) -> bool:
+        """Whether ``job`` is exactly a run of one of this Engine's periodic tasks."""
+        task = self._tasks.get(job.task_name)
+        return (
+            task is not None
+            and task.periodicity is not None
+            and (job.queue, job.max_retries, job.retries) == (task.queue, task.max_retries, 0)
+            and not job.task_args
+            and not job.task_kwargs
+            and job.id_hex == periodic_job_id(self._namespace, job.task_name, job.at_timestamp)
+        )
 
     @property
     def namespace(self) -> str:
@@ -197,7 +229,7 @@ class Engine:
     ) -> Job:
         task = self._resolve(ref)
         task.check_arguments(args, kwargs)
-        check_arguments(task.name, args, kwargs)
+        check_arguments(task.name, args, kwargs, self._limits)
         if at is None:
             start = self._broker.clock.time() if now is None else now
         elif isinstance(at, datetime):
@@ -216,6 +248,7 @@ class Engine:
             JobStatus.NOT_SET,
         )
         job._asap = at is None
+        self._broker.codec.prepare(job)  # too large: refused here, in the caller
         return job
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:

@@ -25,6 +25,7 @@ __all__ = [
     "JobInterruptedError",
     "JobLostError",
     "NamespaceError",
+    "PayloadTooLargeError",
     "RetryException",
     "SerializationError",
     "SpinachError",
@@ -66,6 +67,13 @@ class InvalidJobSignatureError(SpinachError, TypeError):
 
 class SerializationError(SpinachError, TypeError):
     """Job arguments are not JSON serialisable, or a payload cannot be read."""
+
+
+class PayloadTooLargeError(SerializationError):
+    """A job's payload is larger than :class:`~spinach.serialization.PayloadLimits` allow.
+
+    Raised when the job is scheduled: nothing is sent.
+    """
 
 
 class TasksNotAttachedError(SpinachError, RuntimeError):

@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 import os
+import re
 import uuid
 from datetime import datetime
 from typing import Any, Dict, Optional, Tuple
@@ -65,6 +66,7 @@ class Job:
         "_handed_back_until",
         "_id",
         "_id_hex",
+        "_payload",
         "max_retries",
         "queue",
         "retries",
@@ -78,6 +80,7 @@ class Job:
     _at: Optional[datetime]
     _at_timestamp: float
     _handed_back_until: Optional[float]
+    _payload: Optional[str]
     _id: Optional[uuid.UUID]
     _id_hex: str
 
@@ -103,6 +106,7 @@ class Job:
         self.queue = queue
         self._handed_back_until = None
         self._asap = False
+        self._payload = None
         self.at = at
         self.max_retries = max_retries
         self.retries = retries
@@ -166,6 +170,7 @@ class Job:
         job._at_timestamp = at_timestamp
         job._handed_back_until = None
         job._asap = False
+        job._payload = None
         job.max_retries = max_retries
         job.retries = retries
         job.task_args = task_args
@@ -227,13 +232,25 @@ class Job:
         )
 
     @classmethod
-    def deserialize(cls, payload: str | bytes, status: JobStatus = JobStatus.NOT_SET) -> Job:
-        """Rebuild a job from its payload.
+    def deserialize(
+        cls,
+        payload: str | bytes,
+        status: JobStatus = JobStatus.NOT_SET,
+        limits: serialization.PayloadLimits = serialization.DEFAULT_LIMITS,
+    ) -> Job:
+        """Rebuild a job from its payload, strictly.
+
+        The payload must be within ``limits``, and exactly what
+        :meth:`serialize` writes for the values it holds: no duplicate key,
+        no escaped name, no reordered field, no extra space.  So the id,
+        task and queue that the broker's scripts read from its head are the
+        ones the job has.  Fields after ``kwargs`` are allowed (written by
+        newer versions), in the same compact form.
 
         Raise :class:`~spinach.exc.SerializationError` for anything that is
-        not a job payload (corrupted, truncated or foreign data).
+        not such a payload (corrupted, truncated, hostile or foreign data).
         """
-        data = serialization.loads(payload)
+        text, data = serialization.decode(payload, limits)
         try:
             if type(data) is not dict:
                 raise TypeError("the payload is not a JSON object")
@@ -250,6 +267,7 @@ class Job:
                 raise ValueError(f"job id {job_id!r} is not 32 hex digits")
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
                 raise ValueError(f"start date {at!r} is out of range")
+            _check_canonical(text, data)
             job = cls._create(
                 task_name,
                 queue,
@@ -278,6 +296,7 @@ class Job:
 
 
 _FIELDS = ("id", "task_name", "queue", "at", "max_retries", "retries", "args", "kwargs")
+_KNOWN = frozenset(_FIELDS)
 _TYPES = (str, str, str, float, int, int, list, dict)
 _ALSO: Dict[type, Tuple[type, ...]] = {
     float: (int,)
@@ -293,6 +312,41 @@ _PAYLOAD = (
     '"args":%s,"kwargs":%s}'
 )
 _json_string = json.encoder.encode_basestring_ascii
+
+
+# A JSON number as Python writes a float (or an int, as Lua may): the start
+# date's text is kept as it was written, since Lua and Python format it apart.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_HEAD = '{"id":"%s","task_name":%s,"queue":%s,"at":'
+_TAIL = ',"max_retries":%d,"retries":%d,"args":%s,"kwargs":%s'
+
+
+def _check_canonical(text: str, data: Dict[str, Any]) -> None:
+    """Raise ValueError unless ``text`` is exactly what Job.serialize writes for ``data``."""
+    head = _HEAD % (data["id"], _json_string(data["task_name"]), _json_string(data["queue"]))
+    if not text.startswith(head):
+        raise ValueError(
+            "its head does not say what its fields do (duplicate, escaped or reordered keys)"
+        )
+    end = text.find(',"max_retries":', len(head))
+    at = text[len(head) : end] if end > 0 else ""
+    if not _NUMBER.fullmatch(at) or float(at) != data["at"]:
+        raise ValueError("its start date is not written as a plain number")
+    rest = _TAIL % (
+        data["max_retries"],
+        data["retries"],
+        serialization.dumps(data["args"]),
+        serialization.dumps(data["kwargs"]),
+    )
+    extra = "".join(
+        f",{_json_string(key)}:{serialization.dumps(value)}"
+        for key, value in data.items()
+        if key not in _KNOWN
+    )
+    if text[end:] != rest + extra + "}":
+        raise ValueError(
+            "it is not written as Spinach writes it (duplicate keys, escapes, spaces?)"
+        )
 
 
 def new_job_id() -> str:

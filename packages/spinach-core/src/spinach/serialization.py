@@ -6,17 +6,54 @@ offending value, instead of failing in a worker later or arriving altered.
 JSON carries ``str``, ``int``, ``float`` (finite), ``bool``, ``None``,
 lists and dicts with ``str`` keys.  Tuples are accepted and arrive as lists.
 Nothing is ever pickled or evaluated.
+
+Payloads read back are bounded (:class:`PayloadLimits`): a payload larger
+or nested deeper than the limits is refused before it is decoded, so that a
+hostile payload cannot exhaust a worker's memory or stack.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
 from .exc import SerializationError
 
-__all__ = ["check_arguments", "dumps", "loads"]
+__all__ = ["DEFAULT_LIMITS", "PayloadLimits", "check_arguments", "decode", "dumps", "loads"]
+
+
+@dataclass(frozen=True)
+class PayloadLimits:
+    """Bounds of a job's payload, checked when it is scheduled and when it is read.
+
+    :arg max_bytes: largest payload, in bytes (the JSON of the job with its
+        arguments); 1 MiB by default.  Pass ids, not documents.
+    :arg max_depth: deepest nesting of JSON arrays and objects in a payload
+        (the payload itself and its list of arguments count for two); 64 by
+        default.
+
+    Producers and workers of a namespace should use the same limits: a
+    worker sets aside a payload over its own.
+    """
+
+    max_bytes: int = 1024 * 1024
+    max_depth: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_depth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 3:
+                raise ValueError(f"PayloadLimits.{name} must be an int of 3 or more, not {value!r}")
+
+
+#: The limits used unless an Engine is given others.
+DEFAULT_LIMITS = PayloadLimits()
+
+# A JSON string (skipped) or a bracket: enough to measure nesting.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 _SCALARS = frozenset((str, int, bool, type(None)))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -46,23 +83,34 @@ _C_ENCODE = (
 )
 
 
-def check_arguments(task_name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
-    """Raise :class:`SerializationError` unless args and kwargs are plain JSON."""
+def check_arguments(
+    task_name: str,
+    args: Tuple[Any, ...],
+    kwargs: Dict[str, Any],
+    limits: PayloadLimits = DEFAULT_LIMITS,
+) -> None:
+    """Raise :class:`SerializationError` unless args and kwargs are plain JSON.
+
+    Arguments may nest ``limits.max_depth - 2`` levels deep (the payload
+    and its lists of arguments take two).
+    """
+    depth = limits.max_depth - 2
     try:
         for index, value in enumerate(args):
             if type(value) not in _SCALARS:
-                _check(value, f"args[{index}]", task_name)
+                _check(value, f"args[{index}]", task_name, depth)
         for key, value in kwargs.items():
             if type(value) not in _SCALARS:
-                _check(value, f"kwargs[{key!r}]", task_name)
+                _check(value, f"kwargs[{key!r}]", task_name, depth)
     except RecursionError:
         raise SerializationError(
-            f"cannot schedule task {task_name!r}: its arguments nest too deeply "
-            "(or contain themselves) to be sent as JSON"
+            f"cannot schedule task {task_name!r}: its arguments nest too deeply (more than "
+            f"{depth} levels of lists and dicts, see PayloadLimits.max_depth) or contain "
+            "themselves; pass an id instead"
         ) from None
 
 
-def _check(value: Any, path: str, task_name: str) -> None:
+def _check(value: Any, path: str, task_name: str, depth: int) -> None:
     kind = type(value)
     if kind in _SCALARS:
         return
@@ -70,9 +118,11 @@ def _check(value: Any, path: str, task_name: str) -> None:
         if not math.isfinite(value):
             _fail(task_name, path, f"{value!r} is not a finite number")
         return
+    if (kind is list or kind is tuple or kind is dict) and depth <= 0:
+        raise RecursionError  # reported by check_arguments()
     if kind is list or kind is tuple:
         for index, item in enumerate(value):
-            _check(item, f"{path}[{index}]", task_name)
+            _check(item, f"{path}[{index}]", task_name, depth - 1)
         return
     if kind is dict:
         for key, item in value.items():
@@ -83,13 +133,13 @@ def _check(value: Any, path: str, task_name: str) -> None:
                     f"has a key {key!r} of type {type(key).__name__}; "
                     "JSON object keys are strings, convert it first",
                 )
-            _check(item, f"{path}[{key!r}]", task_name)
+            _check(item, f"{path}[{key!r}]", task_name, depth - 1)
         return
     # Subclasses of JSON scalars (enums of str/int, ...) encode as their base.
     if isinstance(value, (str, int)):
         return
     if isinstance(value, float):
-        _check(float(value), path, task_name)
+        _check(float(value), path, task_name, depth)
         return
     _fail(
         task_name,
@@ -110,11 +160,44 @@ def dumps(value: Any) -> str:
     return "".join(_C_ENCODE(value, 0))
 
 
-def loads(payload: str | bytes) -> Any:
+def loads(payload: str | bytes, limits: PayloadLimits = DEFAULT_LIMITS) -> Any:
     """Decode a JSON document, raising :class:`SerializationError` if it is not one."""
+    return decode(payload, limits)[1]
+
+
+def decode(payload: str | bytes, limits: PayloadLimits = DEFAULT_LIMITS) -> Tuple[str, Any]:
+    """Check a payload against ``limits`` and decode it: return its text and its value.
+
+    Raise :class:`SerializationError` if it is larger or nested deeper than
+    the limits allow, not UTF-8, or not JSON; nothing that is refused is
+    decoded, so a hostile payload costs a bounded amount of memory and stack.
+    """
+    if len(payload) > limits.max_bytes:
+        raise SerializationError(
+            f"payload of {len(payload)} bytes is larger than the limit of {limits.max_bytes}"
+        )
     try:
-        if isinstance(payload, (bytes, bytearray)):
-            payload = payload.decode("utf-8")
-        return _DECODER.decode(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else payload
+    except UnicodeDecodeError as exc:
+        raise SerializationError(f"payload is not UTF-8: {exc}") from exc
+    _check_depth(text, limits.max_depth)
+    try:
+        return text, _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
         raise SerializationError(f"not a valid JSON payload: {exc}") from exc
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    if text.count("[") + text.count("{") <= max_depth:
+        return  # fewer brackets than the limit: it cannot nest deeper
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > max_depth:
+                raise SerializationError(
+                    f"payload nests deeper than the limit of {max_depth} levels"
+                )
+        elif token == "]" or token == "}":
+            depth -= 1

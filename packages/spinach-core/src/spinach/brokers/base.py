@@ -58,16 +58,19 @@ from typing import Iterable, List, Optional, Sequence
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
+from ..codec import PayloadCodec
 from ..exc import NamespaceError
 from ..job import Job
 from ..task import Task, validate_name
 
-__all__ = ["DEFAULT_DEAD_THRESHOLD", "Broker"]
+__all__ = ["DEFAULT_DEAD_THRESHOLD", "FETCH_MAX_BYTES", "Broker"]
 
 logger = logging.getLogger("spinach.broker")
 
 #: Seconds without heartbeat after which a worker is considered dead.
 DEFAULT_DEAD_THRESHOLD = 60.0
+#: Most bytes of payloads one fetch takes (always at least one job).
+FETCH_MAX_BYTES = 8 * 1024 * 1024
 
 
 class Broker(ABC):
@@ -88,6 +91,9 @@ class Broker(ABC):
             raise ValueError("broker_dead_threshold_seconds must be positive")
         self.broker_dead_threshold_seconds = float(broker_dead_threshold_seconds)
         self.clock: Clock = clock if clock is not None else SystemClock()
+        #: How payloads are encoded and decoded: set by the Engine (limits,
+        #: signing), used for every payload the broker stores or reads.
+        self.codec = PayloadCodec()
         #: Identity of this broker among the workers of its namespace.
         self.id = uuid.uuid4().hex
         self._namespace: Optional[str] = None
@@ -209,7 +215,11 @@ class Broker(ABC):
 
     @abstractmethod
     def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
-        """Take up to ``max_jobs`` jobs from ``queue`` and mark them running here."""
+        """Take up to ``max_jobs`` jobs from ``queue`` and mark them running here.
+
+        A fetch takes ``FETCH_MAX_BYTES`` of payloads at most (and always at
+        least one job), whatever their number.
+        """
 
     @abstractmethod
     def acknowledge(self, jobs: Sequence[Job]) -> None:
@@ -274,8 +284,12 @@ class Broker(ABC):
         """``(task name, next due timestamp)`` of each periodic task, soonest first."""
 
     @abstractmethod
-    def rejected(self) -> List[bytes]:
-        """Payloads set aside because they could not be read as jobs."""
+    def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:
+        """Payloads set aside because they could not be read as jobs, oldest first.
+
+        Only the newest 10,000 are kept.  ``start`` and ``count`` read a
+        page of them (``count=None``: to the end).
+        """
 
     @abstractmethod
     def flush(self) -> None:

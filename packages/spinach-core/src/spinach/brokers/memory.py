@@ -26,9 +26,12 @@ from ..exc import SerializationError
 from ..job import Job, JobStatus, has_job_head, periodic_job_id
 from ..task import Task
 from ..utils import from_timestamp
-from .base import DEFAULT_DEAD_THRESHOLD, Broker
+from .base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
 
-__all__ = ["MemoryBroker", "MemoryStore"]
+__all__ = ["REJECTED_KEPT", "MemoryBroker", "MemoryStore"]
+
+#: How many rejected payloads are kept, the newest.
+REJECTED_KEPT = 10_000
 
 logger = logging.getLogger("spinach.broker")
 
@@ -59,13 +62,6 @@ class _Namespace:
     periodic_seen: Dict[str, float] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
-
-
-def _read(payload: str, status: JobStatus = JobStatus.NOT_SET) -> Job:
-    """Read a stored payload as the Redis broker's scripts do: head first."""
-    if not has_job_head(payload):
-        raise SerializationError("the payload does not start like a Spinach job")
-    return Job.deserialize(payload, status)
 
 
 class MemoryStore:
@@ -144,9 +140,15 @@ class MemoryBroker(Broker):
 
     # -- client side --------------------------------------------------
 
+    def _read(self, payload: str, status: JobStatus = JobStatus.NOT_SET) -> Job:
+        """Read a stored payload as the Redis broker does: head first, then strictly."""
+        if not has_job_head(payload):
+            raise SerializationError("the payload does not start like a Spinach job")
+        return self.codec.decode(payload, status)
+
     def enqueue_jobs(self, jobs: Sequence[Job]) -> None:
         """Enqueue jobs atomically; see :meth:`Broker.enqueue_jobs`."""
-        payloads = [(job, job.serialize()) for job in jobs]
+        payloads = [(job, self.codec.encode(job)) for job in jobs]
         with self.store.lock:
             space = self._ns
             now = self.clock.time()
@@ -219,10 +221,11 @@ class MemoryBroker(Broker):
                 return jobs
             pending = space.queues.get(queue)
             running = space.running.setdefault(self.id, {})
-            while pending and len(jobs) < max_jobs:
+            taken = 0
+            while pending and len(jobs) < max_jobs and taken < FETCH_MAX_BYTES:
                 payload = pending.popleft()
                 try:
-                    job = _read(payload, JobStatus.RUNNING)
+                    job = self._read(payload, JobStatus.RUNNING)
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
@@ -236,10 +239,12 @@ class MemoryBroker(Broker):
                     space.current_concurrency[name] = current + 1
                 running[job.id_hex] = (limit is not None, payload)
                 jobs.append(job)
+                taken += len(payload)
         return jobs
 
     def _reject(self, space: _Namespace, payload: str, exc: Exception) -> None:
         space.rejected.append(payload.encode("utf-8", "surrogateescape"))
+        del space.rejected[:-REJECTED_KEPT]
         logger.error(
             "Set aside an unreadable payload in namespace %r (%s); "
             "it is kept with the rejected payloads",
@@ -294,7 +299,8 @@ class MemoryBroker(Broker):
                     handed_back = job.handed_back_until is not None
                     if handed_back and self._retired_periodic_run(space, job):
                         continue
-                    self._store(space, job, entry[1] if handed_back else job.serialize(), now)
+                    payload = entry[1] if handed_back else self.codec.encode(job)
+                    self._store(space, job, payload, now)
                     requeued.append(job)
             if requeued:
                 self._notify(space, requeued)
@@ -313,7 +319,7 @@ class MemoryBroker(Broker):
             while space.future and space.future[0][0] <= now:
                 _, _, payload = heapq.heappop(space.future)
                 try:
-                    queue = _read(payload).queue
+                    queue = self._read(payload).queue
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
@@ -328,7 +334,7 @@ class MemoryBroker(Broker):
                         None,
                         periodic_job_id(self.namespace, name, job.at_timestamp),
                     )
-                    space.queues.setdefault(periodic.queue, deque()).append(job.serialize())
+                    space.queues.setdefault(periodic.queue, deque()).append(self.codec.encode(job))
                     missed = int((now - periodic.next_at) // periodic.period)
                     periodic.next_at += (missed + 1) * periodic.period
                     moved = True
@@ -369,7 +375,7 @@ class MemoryBroker(Broker):
                 space.streaks.pop(broker_id, None)
                 for counted, payload in space.running.pop(broker_id, {}).values():
                     try:
-                        job = Job.deserialize(payload)
+                        job = self.codec.decode(payload)
                     except SerializationError as exc:
                         self._reject(space, payload, exc)
                         continue
@@ -378,7 +384,7 @@ class MemoryBroker(Broker):
                     if job.retryable:
                         job.retries += 1
                         job.at = from_timestamp(now)
-                        self._store(space, job, job.serialize(), now)
+                        self._store(space, job, self.codec.encode(job), now)
                         recovered.append(job)
                     else:
                         job.status = JobStatus.FAILED
@@ -438,7 +444,7 @@ class MemoryBroker(Broker):
         """Jobs recorded as running on any worker of the namespace."""
         with self.store.lock:
             payloads = [p for jobs in self._ns.running.values() for _, p in jobs.values()]
-        return [Job.deserialize(p, JobStatus.RUNNING) for p in payloads]
+        return [self.codec.decode(p, JobStatus.RUNNING) for p in payloads]
 
     def periodic_tasks(self) -> List[tuple[str, float]]:
         """``(task name, next due timestamp)`` of each periodic task, soonest first."""
@@ -446,10 +452,11 @@ class MemoryBroker(Broker):
             items = [(name, p.next_at) for name, p in self._ns.periodic.items()]
         return sorted(items, key=lambda item: item[1])
 
-    def rejected(self) -> List[bytes]:
-        """Payloads set aside because they could not be read as jobs."""
+    def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:
+        """Payloads set aside, oldest first; see :meth:`Broker.rejected`."""
         with self.store.lock:
-            return list(self._ns.rejected)
+            kept = self._ns.rejected
+            return list(kept[start:] if count is None else kept[start : start + count])
 
     def flush(self) -> None:
         """Delete everything stored for the namespace."""

@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
-from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, Broker
+from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
 from spinach.clock import Clock
 from spinach.exc import (
     BrokerConnectionError,
@@ -47,8 +47,6 @@ IDEMPOTENCY_TTL_MS = 120_000
 MOVE_BATCH = 1000
 #: Most jobs acknowledged in one call (scripts take their arguments on the stack).
 ACK_BATCH = 1000
-#: Most bytes of payloads one fetch takes (always at least one job).
-FETCH_MAX_BYTES = 8 * 1024 * 1024
 
 #: Options of the clients the broker creates itself.  Retries are the
 #: broker's business (with backoff, jitter and idempotency), not the client's.
@@ -378,7 +376,7 @@ class RedisBroker(Broker):
             keys.prefix, self._now_arg(), producer, sequence, IDEMPOTENCY_TTL_MS,
         ]  # fmt: skip
         for job in jobs:
-            payload = job.serialize()
+            payload = self.codec.encode(job)
             if job.asap:
                 args += ("q", job.queue, payload)
             else:  # the script decides with the server's clock
@@ -500,7 +498,7 @@ class RedisBroker(Broker):
         jobs = []
         for payload in result[1:]:
             try:
-                jobs.append(Job.deserialize(payload, JobStatus.RUNNING))
+                jobs.append(self.codec.decode(payload, JobStatus.RUNNING))
             except SerializationError as exc:
                 self._reject_running(payload, exc)
         with self._held_lock:
@@ -577,7 +575,7 @@ class RedisBroker(Broker):
             elif job.status in (JobStatus.WAITING, JobStatus.QUEUED):
                 at = job.at_timestamp
                 job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
-                args += (job.id_hex, "f", repr(at), job.serialize())
+                args += (job.id_hex, "f", repr(at), self.codec.encode(job))
             else:
                 args += (job.id_hex, "d", "", "")
         return args
@@ -649,7 +647,7 @@ class RedisBroker(Broker):
         for entry in adopted:
             payload = entry[1:]
             try:
-                job = Job.deserialize(payload)
+                job = self.codec.decode(payload)
             except SerializationError as exc:
                 self._reject_running(payload, exc)
                 continue
@@ -703,7 +701,7 @@ class RedisBroker(Broker):
             if entry is None:
                 continue
             try:
-                job = Job.deserialize(entry[1:])
+                job = self.codec.decode(entry[1:])
             except SerializationError as exc:
                 self._reject_running(entry[1:], exc)
                 continue
@@ -753,7 +751,7 @@ class RedisBroker(Broker):
             jobs = []
             for worker in self._worker_ids():
                 for entry in self._redis.hvals(keys.running(worker)):
-                    jobs.append(Job.deserialize(entry[1:], JobStatus.RUNNING))
+                    jobs.append(self.codec.decode(entry[1:], JobStatus.RUNNING))
             return jobs
 
         return self._retrying("list running jobs", call)
@@ -766,10 +764,13 @@ class RedisBroker(Broker):
         )
         return [(json.loads(f'"{_text(token)}"'), float(score)) for token, score in entries]
 
-    def rejected(self) -> List[bytes]:
-        """Payloads set aside because they could not be read as jobs (the newest 10,000)."""
+    def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:
+        """Payloads set aside, oldest first; see :meth:`Broker.rejected`."""
+        end = -1 if count is None else start + count - 1
+        if count is not None and count <= 0:
+            return []
         entries = self._retrying(
-            "list rejected payloads", lambda _: self._redis.lrange(self.keys.rejected, 0, -1)
+            "list rejected payloads", lambda _: self._redis.lrange(self.keys.rejected, start, end)
         )
         return [e if isinstance(e, bytes) else e.encode() for e in entries]
 
