@@ -53,7 +53,10 @@ def test_the_documented_line_gives_no_command_that_lists_the_server():
     assert [r for r in rules if r[0] in "~&%"] == ["~{myapp}:*", "&{myapp}:*"]
 
 
-def test_least_privilege_acl_user_runs_every_feature(redis_server, recorder_for):
+def test_least_privilege_acl_user_runs_every_feature(redis_server, recorder_for, monkeypatch):
+    from spinach.brokers.redis import broker as redis_broker
+
+    monkeypatch.setattr(redis_broker, "BATCH_CHUNK_JOBS", 2)  # batches staged, then committed
     admin = redis_server.client()
     admin.execute_command("ACL", "LOG", "RESET")
     clock = ManualClock()

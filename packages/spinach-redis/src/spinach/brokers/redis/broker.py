@@ -47,6 +47,13 @@ IDEMPOTENCY_TTL_MS = 120_000
 MOVE_BATCH = 1000
 #: Most jobs acknowledged in one call (scripts take their arguments on the stack).
 ACK_BATCH = 1000
+#: Most jobs, and bytes of payloads, sent in one call of a batch: larger
+#: batches are staged in chunks and committed at once (see enqueue_jobs), so
+#: that no call keeps Redis busy for long whatever the batch's size.
+BATCH_CHUNK_JOBS = 5000
+BATCH_CHUNK_BYTES = 2 * 1024 * 1024
+#: How long the staged chunks of an uncommitted batch are kept.
+STAGING_TTL_MS = 3_600_000
 
 #: Options of the clients the broker creates itself.  Retries are the
 #: broker's business (with backoff, jitter and idempotency), not the client's.
@@ -360,27 +367,45 @@ class RedisBroker(Broker):
         return token, next(local.sequence)
 
     def enqueue_jobs(self, jobs: Sequence[Job]) -> None:
-        """Enqueue jobs atomically in one round trip; see :meth:`Broker.enqueue_jobs`.
+        """Enqueue jobs atomically; see :meth:`Broker.enqueue_jobs`.
 
         Jobs with a date are queued at once or kept for later by the script,
         with the server's clock: a producer whose clock is off never makes a
-        job start early.
+        job start early.  Up to ``BATCH_CHUNK_JOBS`` jobs (and
+        ``BATCH_CHUNK_BYTES``) go in one round trip; a larger batch is
+        staged in chunks, invisible to workers, then committed in one atomic
+        step, after which it is moved to its queues in bounded calls: all of
+        it is enqueued, or (if staging fails or the producer dies first)
+        none of it.
         """
         if not jobs:
             return
         self._sync_clock()
-        keys = self.keys
-        now = self.clock.time()
-        producer, sequence = self._next_sequence()
-        args: List[Any] = [
-            keys.prefix, self._now_arg(), producer, sequence, IDEMPOTENCY_TTL_MS,
-        ]  # fmt: skip
+        entries: List[Any] = []
+        size = 0
         for job in jobs:
             payload = self.codec.encode(job)
+            size += len(payload)
             if job.asap:
-                args += ("q", job.queue, payload)
+                entries += ("q", job.queue, payload)
             else:  # the script decides with the server's clock
-                args += ("a", repr(job.at_timestamp), payload)
+                entries += ("a", repr(job.at_timestamp), payload)
+        if len(jobs) <= BATCH_CHUNK_JOBS and size <= BATCH_CHUNK_BYTES:
+            statuses = self._enqueue_at_once(entries)
+        else:
+            statuses = self._enqueue_staged(entries)
+        now = self.clock.time()
+        for index, job in enumerate(jobs):
+            if index < len(statuses):
+                queued = statuses[index] == "q"
+            else:  # a retry whose first attempt was applied, or moved by a worker
+                queued = job.asap or job.at_timestamp <= now
+            job.status = JobStatus.QUEUED if queued else JobStatus.WAITING
+
+    def _enqueue_at_once(self, entries: List[Any]) -> str:
+        keys = self.keys
+        producer, sequence = self._next_sequence()
+        args = [keys.prefix, self._now_arg(), producer, sequence, IDEMPOTENCY_TTL_MS, *entries]
 
         def call(attempt: int) -> Any:
             reply = self._scripts.run(self._redis, "enqueue", [keys.future], args)
@@ -394,16 +419,52 @@ class RedisBroker(Broker):
             return reply
 
         reply = self._retrying("enqueue jobs", call)
-        statuses = _text(reply) if reply != 0 else ""
-        for index, job in enumerate(jobs):
-            # A retry whose first attempt was applied: the script did not say
-            # which waited; the date tells.
-            code = (
-                statuses[index]
-                if index < len(statuses)
-                else ("q" if job.at_timestamp <= now else "w")
-            )
-            job.status = JobStatus.QUEUED if code == "q" else JobStatus.WAITING
+        return _text(reply) if reply != 0 else ""
+
+    def _enqueue_staged(self, entries: List[Any]) -> str:
+        keys = self.keys
+        batch_id = os.urandom(12).hex()
+        staging, record = keys.batch(batch_id), keys.batch_record(batch_id)
+        chunks = list(_chunks(entries))
+        try:
+            for index, chunk in enumerate(chunks):
+                self._run(
+                    "stage a batch",
+                    "stage_batch",
+                    [staging, record],
+                    [keys.prefix, self._now_arg(), index, STAGING_TTL_MS, *chunk],
+                )
+        except BaseException:
+            try:  # nothing was committed: nothing of the batch is enqueued
+                self._redis.delete(staging, record)
+            except Exception:  # it expires anyway
+                logger.debug("Could not delete the staged batch %s", batch_id, exc_info=True)
+            raise
+        statuses = []
+        commit_keys = [staging, record, keys.future, keys.batches]
+        commit_args = [keys.prefix, self._now_arg(), batch_id, len(chunks), BATCH_CHUNK_JOBS]
+        committed = False
+        while True:
+            try:
+                left, moved = self._run("commit a batch", "commit_batch", commit_keys, commit_args)
+            except BrokerError:
+                if not committed:
+                    raise  # maybe committed, maybe not: as any call whose reply is lost
+                logger.warning(
+                    "Could not move the rest of committed batch %s to its queues; the "
+                    "workers will (it is stored, nothing is lost)",
+                    batch_id,
+                )
+                break
+            if int(left) < 0:
+                raise BrokerError(
+                    "the staged batch expired before it was committed: nothing was enqueued"
+                )
+            committed = True
+            statuses.append(_text(moved))
+            if int(left) == 0:
+                break
+        return "".join(statuses)
 
     # -- worker side ------------------------------------------------------
 
@@ -792,6 +853,9 @@ class RedisBroker(Broker):
                 keys.brokers, keys.queues, keys.max_concurrency, keys.current_concurrency,
                 keys.parked_count, keys.rejected,
             ]  # fmt: skip
+            batches = [_text(b) for b in client.zrange(keys.batches, 0, -1)]
+            doomed += [keys.batches] + [keys.batch(b) for b in batches]
+            doomed += [keys.batch_record(b) for b in batches]
             doomed += [keys.queue(name) for name in names]
             doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
             doomed += [keys.parked(task) for task in tasks]
@@ -811,6 +875,23 @@ class RedisBroker(Broker):
         self._redis.rpush(keys.queue(queue), payload)
         self._redis.sadd(keys.queues, queue)
         self._redis.publish(keys.notify, f"q:{queue}")
+
+
+def _chunks(entries: List[Any]) -> Iterable[List[Any]]:
+    """Split (kind, target, payload) triples into chunks of bounded count and size."""
+    chunk: List[Any] = []
+    size = 0
+    for start in range(0, len(entries), 3):
+        payload = entries[start + 2]
+        if chunk and (
+            len(chunk) >= 3 * BATCH_CHUNK_JOBS or size + len(payload) > BATCH_CHUNK_BYTES
+        ):
+            yield chunk
+            chunk, size = [], 0
+        chunk += entries[start : start + 3]
+        size += len(payload)
+    if chunk:
+        yield chunk
 
 
 def _default_client() -> Any:

@@ -39,6 +39,8 @@ class Keys:
         self.brokers = prefix + "brokers"
         #: set of the names of the queues that ever held a job
         self.queues = prefix + "queues"
+        #: zset of the ids of committed batches not moved to their queues yet
+        self.batches = prefix + "batches"
         #: hash of task token -> max_concurrency
         self.max_concurrency = prefix + "max_concurrency"
         #: hash of task token -> jobs running now
@@ -61,6 +63,14 @@ class Keys:
     def worker(self, broker_id: str) -> str:
         """Hash describing one worker: start of its run of heartbeats, host, pid..."""
         return f"{self.prefix}worker:{broker_id}"
+
+    def batch(self, batch_id: str) -> str:
+        """List of the staged jobs of a batch too large for one call."""
+        return f"{self.prefix}batch:{batch_id}"
+
+    def batch_record(self, batch_id: str) -> str:
+        """Hash of the chunks staged of a batch, and whether it is done."""
+        return f"{self.prefix}batch:{batch_id}:record"
 
     def parked(self, task: str) -> str:
         """List of the parked jobs of a task (by task token)."""

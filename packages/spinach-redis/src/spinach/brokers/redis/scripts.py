@@ -41,6 +41,7 @@ __all__ = ["SCRIPT_NAMES", "Scripts"]
 
 SCRIPT_NAMES = (
     "ack",
+    "commit_batch",
     "enqueue",
     "exchange",
     "fetch",
@@ -50,6 +51,7 @@ SCRIPT_NAMES = (
     "register_periodic",
     "reject_running",
     "set_concurrency",
+    "stage_batch",
     "unregister",
 )
 

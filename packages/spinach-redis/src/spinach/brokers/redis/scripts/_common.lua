@@ -339,3 +339,47 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
   table.insert(out, 1, rejected)
   return out
 end
+
+-- Move up to `most` jobs of a committed batch to their queues (or to the
+-- future jobs), in order; forget the batch once it is all moved.
+-- Returns the number of jobs left, and a status per job moved ('q'/'w').
+local function move_staged(batch, most, now)
+  local staging, record = P .. 'batch:' .. batch, P .. 'batch:' .. batch .. ':record'
+  local entries = redis.call('LRANGE', staging, 0, most - 1)
+  local pushes = new_pushes()
+  local statuses = {}
+  for _, entry in ipairs(entries) do
+    local first = string.find(entry, '|', 1, true)
+    local second = first and string.find(entry, '|', first + 1, true)
+    local kind = first and string.sub(entry, 1, first - 1)
+    local target = second and string.sub(entry, first + 1, second - 1)
+    local payload = second and string.sub(entry, second + 1)
+    local at = kind == 'a' and tonumber(target)
+    if not payload then
+      reject(entry)
+    elseif at and at > now then
+      defer_job(pushes, target, payload)
+      statuses[#statuses + 1] = 'w'
+    else
+      if kind == 'a' then
+        local _, _, queue = parse_head(payload)
+        target = queue
+      end
+      if target and string.match(target, '^[%w_.:%-]+$') then
+        queue_job(pushes, target, payload)
+      else
+        reject(payload)
+      end
+      statuses[#statuses + 1] = 'q'
+    end
+  end
+  push_all(pushes, P .. 'future')  -- the destination first, then the source
+  redis.call('LTRIM', staging, #entries, -1)
+  local left = redis.call('LLEN', staging)
+  if left == 0 then
+    redis.call('ZREM', P .. 'batches', batch)
+    redis.call('HSET', record, 'done', 1)
+    redis.call('EXPIRE', record, 3600)  -- answers a retried commit, then goes
+  end
+  return left, table.concat(statuses)
+end

@@ -52,6 +52,11 @@ end
 
 push_all(pushes, KEYS[1])
 if #due > 0 then chunked('ZREM', KEYS[1], due) end
+
+-- A batch committed long ago and not moved yet: its producer went away.
+local orphan = redis.call('ZRANGEBYSCORE', P .. 'batches', '-inf', num(now - 30), 'LIMIT', 0, 1)
+local orphan_left = 0
+if orphan[1] then orphan_left = move_staged(orphan[1], tonumber(ARGV[3]), now) end
 if #next_slots > 0 then chunked('ZADD', KEYS[2], next_slots) end
 for _, name in ipairs(dropped) do
   redis.call('ZREM', KEYS[2], name)
@@ -60,7 +65,7 @@ end
 publish()
 
 local next_due = false
-if #due == tonumber(ARGV[3]) then
+if #due == tonumber(ARGV[3]) or orphan_left > 0 then
   next_due = stamp  -- more are due already
 else
   local f = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
