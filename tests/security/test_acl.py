@@ -18,7 +18,7 @@ import redis
 
 from spinach import Batch, Engine, ManualClock
 from spinach.brokers.redis import RedisBroker
-from spinach.exc import BrokerUnavailableError, NamespaceError
+from spinach.exc import BrokerError, BrokerUnavailableError, NamespaceError
 
 pytestmark = pytest.mark.redis
 
@@ -28,18 +28,22 @@ PASSWORD = "a-long-random-password"
 DENIED = "NOPERM|permission|can't access|can't run"
 
 
-def documented_rules(namespace: str) -> list[str]:
-    """The rules of the documented workers' user, for ``namespace``."""
-    [line] = [line for line in REDIS_CONF.read_text().splitlines() if line.startswith("user ")]
-    _, _, *rules = line.split()
+def documented_rules(namespace: str, functions: bool = False) -> list[str]:
+    """The rules of the documented workers' user, for ``namespace``.
+
+    ``functions``: the commented line for ``RedisBroker(..., functions=True)``.
+    """
+    prefix = "# user " if functions else "user "
+    [line] = [line for line in REDIS_CONF.read_text().splitlines() if line.startswith(prefix)]
+    _, _, *rules = line.removeprefix("# ").split()
     assert rules[:4] == ["on", ">another-long-random-password", "resetkeys", "resetchannels"]
     rules[1] = f">{PASSWORD}"
     return [rule.replace("{myapp}", f"{{{namespace}}}") for rule in rules]
 
 
-def acl_user(admin, name, namespace):
+def acl_user(admin, name, namespace, functions=False):
     """A client of the documented user, for ``namespace`` instead of the example's."""
-    admin.execute_command("ACL", "SETUSER", name, *documented_rules(namespace))
+    admin.execute_command("ACL", "SETUSER", name, *documented_rules(namespace, functions))
     return redis.Redis(
         port=admin.connection_pool.connection_kwargs["port"], username=name, password=PASSWORD
     )
@@ -150,3 +154,42 @@ def test_another_namespace_is_out_of_reach(redis_server):
 def test_namespace_names_cannot_widen_an_acl_pattern(namespace):
     with pytest.raises(NamespaceError):
         Engine(RedisBroker(redis.Redis()), namespace=namespace)
+
+
+def test_with_functions_the_user_runs_every_feature_without_eval(redis_server, recorder_for):
+    admin = redis_server.client()
+    RedisBroker.install_functions(admin)
+    client = acl_user(admin, "fn-worker", "fn", functions=True)
+    assert "eval" not in " ".join(documented_rules("fn", functions=True))
+    spin = Engine(RedisBroker(client, functions=True), namespace="fn")
+    rec = recorder_for("fn")
+    spin.task(lambda n: None, name="work", max_retries=1, max_concurrency=1)
+    spin.task(lambda: None, name="tick", periodicity=timedelta(seconds=60))
+    spin.schedule("work", 1)
+    batch = Batch()
+    batch.schedule("work", 2)
+    spin.schedule_batch(batch)
+    spin.start_workers(number=2, block=False)
+    rec.wait_count("job_finished", 3)
+    spin.stop_workers()
+    for command in (("EVAL", "return 1", 0), ("FUNCTION", "LOAD", "#!lua name=x\n")):
+        with pytest.raises(redis.ResponseError, match=DENIED):
+            client.execute_command(*command)
+    spin.broker.flush()
+
+
+def test_functions_not_loaded_say_who_must_load_them(redis_server):
+    admin = redis_server.client()
+    admin.function_flush()
+    client = acl_user(admin, "fn-worker2", "fn2", functions=True)
+    spin = Engine(RedisBroker(client, functions=True, connection_attempts=1), namespace="fn2")
+    spin.task(lambda: None, name="noop")
+    with pytest.raises(BrokerError, match="install_functions"):
+        spin.schedule("noop")
+    # An admin's broker loads them on first use.
+    own = Engine(RedisBroker(redis_server.client(), functions=True), namespace="fn2")
+    own.task(lambda: None, name="noop")
+    own.schedule("noop")
+    spin.schedule("noop")
+    assert spin.broker.queue_length("spinach") == 2
+    spin.broker.flush()

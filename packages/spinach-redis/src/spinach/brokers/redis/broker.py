@@ -65,7 +65,7 @@ DEFAULT_CLIENT_OPTIONS: Dict[str, Any] = {
     "retry": Retry(NoBackoff(), 0),
 }
 
-_BROKER_OPTIONS = ("broker_dead_threshold_seconds", "clock", "connection_attempts")
+_BROKER_OPTIONS = ("broker_dead_threshold_seconds", "clock", "connection_attempts", "functions")
 
 
 class RedisBroker(Broker):
@@ -91,6 +91,11 @@ class RedisBroker(Broker):
     :arg clock: for tests: a :class:`~spinach.clock.Clock` (such as
         :class:`~spinach.clock.ManualClock`) used instead of the server's
         time, in the scripts too
+    :arg functions: run the scripts as Redis 7 functions (``FCALL``) rather
+        than with ``EVALSHA``: the workers' ACL user then needs ``+fcall`` and
+        no ``+eval``, so its credentials cannot run Lua of their own.  The
+        library of this version is loaded on first use if the user may
+        (``FUNCTION LOAD``), else by :meth:`install_functions`.
     :arg connection_attempts: attempts of each call of a producer before
         :class:`~spinach.exc.BrokerConnectionError` (unreachable) or
         :class:`~spinach.exc.BrokerUnavailableError` (out of memory,
@@ -106,6 +111,7 @@ class RedisBroker(Broker):
         broker_dead_threshold_seconds: float = DEFAULT_DEAD_THRESHOLD,
         clock: Optional[Clock] = None,
         connection_attempts: int = 8,
+        functions: bool = False,
     ) -> None:
         self._server_clock = ServerClock() if clock is None else None
         super().__init__(
@@ -116,7 +122,7 @@ class RedisBroker(Broker):
             raise ValueError("connection_attempts must be 1 or more")
         self._redis = redis if redis is not None else _default_client()
         self._attempts = connection_attempts
-        self._scripts = Scripts(self._redis)
+        self._scripts = Scripts(self._redis, functions=functions)
         self._keys: Optional[Keys] = None
         self._init_process_state()
 
@@ -152,6 +158,18 @@ class RedisBroker(Broker):
         options = {name: kwargs.pop(name) for name in _BROKER_OPTIONS if name in kwargs}
         client = redis.Redis.from_url(url, **{**DEFAULT_CLIENT_OPTIONS, **kwargs})
         return cls(client, **options)
+
+    @classmethod
+    def install_functions(cls, client: Any) -> str:
+        """Load this version's scripts as Redis 7 functions, with an admin's client.
+
+        For brokers made with ``functions=True`` whose ACL user may not run
+        ``FUNCTION LOAD``: run it once per version (and after a server lost
+        its functions), e.g. in a deploy step.  Returns the library's name.
+        On Redis Cluster, a ``RedisCluster`` client loads it on every
+        primary.
+        """
+        return Scripts().load_library(client)
 
     @property
     def redis(self) -> Any:

@@ -5,6 +5,15 @@ Each script is the paragraphs of ``scripts/_common.lua`` it uses
 with EVALSHA; when the server does not know a script (after a restart, a
 failover, or on a new cluster node) it runs once with EVAL, which caches it.
 
+On Redis 7 they can run as *functions* instead (``RedisBroker(...,
+functions=True)``): the scripts of this version form one library,
+``spinach_<digest>`` (versions side by side during a deploy never clash),
+loaded once with ``FUNCTION LOAD`` (:meth:`Scripts.library_code`,
+:meth:`spinach.brokers.redis.RedisBroker.install_functions`) and called
+with ``FCALL``.  The workers' ACL user then needs ``+fcall`` and neither
+``+eval`` nor ``+evalsha``: whoever holds its credentials can run these
+functions and no Lua of their own.
+
 Every job goes through a script call, so the call itself is a hot path.  On
 a plain ``redis.Redis`` client, scripts run on connections the runner keeps
 for itself, made with the client's own connection settings (address, TLS,
@@ -94,17 +103,42 @@ def prelude_for(common: str, body: str) -> str:
 class Scripts:
     """Runs the broker's scripts by name on one Redis client."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, functions: bool = False) -> None:
         self.sources = _load_sources()
         self.shas = {
             name: hashlib.sha1(source.encode("utf-8")).hexdigest()
             for name, source in self.sources.items()
         }
+        digest = hashlib.sha1("".join(self.shas[n] for n in SCRIPT_NAMES).encode()).hexdigest()
+        #: Name of the library of functions of this version of the scripts.
+        self.library = f"spinach_{digest[:16]}"
+        self.functions = functions
         self._client = client
         self._connections = _Connections.for_client(client) if client is not None else None
 
+    def function_name(self, name: str) -> str:
+        """The name of the function of the script ``name``."""
+        return f"{self.library}_{name}"
+
+    def library_code(self) -> str:
+        """The library of every script as Redis 7 functions, for ``FUNCTION LOAD``."""
+        parts = [f"#!lua name={self.library}"]
+        for name in SCRIPT_NAMES:
+            parts.append(
+                f"redis.register_function('{self.function_name(name)}', function(KEYS, ARGV)\n"
+                f"{self.sources[name]}\nend)"
+            )
+        return "\n".join(parts) + "\n"
+
+    def load_library(self, client: Any) -> str:
+        """Load (or replace) this version's library on the server; return its name."""
+        client.function_load(self.library_code(), replace=True)
+        return self.library
+
     def run(self, client: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run a script with EVALSHA, falling back to EVAL if the server lacks it."""
+        """Run a script with EVALSHA (falling back to EVAL), or its function with FCALL."""
+        if self.functions:
+            return self._call_function(client, name, keys, args)
         if self._connections is not None and client is self._client:
             return self._connections.run(
                 self.shas[name], self.sources[name], len(keys), [*keys, *args]
@@ -113,6 +147,28 @@ class Scripts:
             return client.evalsha(self.shas[name], len(keys), *keys, *args)
         except NoScriptError:
             return client.eval(self.sources[name], len(keys), *keys, *args)
+
+    def _call_function(
+        self, client: Any, name: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
+        function = self.function_name(name)
+        try:
+            return client.fcall(function, len(keys), *keys, *args)
+        except ResponseError as exc:
+            if "Function not found" not in str(exc):
+                raise
+        # This version's library is not loaded (a new version, a restarted
+        # server): load it if this user may, else say who must.
+        try:
+            self.load_library(client)
+        except ResponseError as exc:
+            raise ResponseError(
+                f"the Redis functions of this version of Spinach ({self.library}) are not "
+                "loaded, and this user may not load them: load them once with "
+                "RedisBroker.install_functions(admin_client) "
+                f"(FUNCTION LOAD refused: {exc})"
+            ) from exc
+        return client.fcall(function, len(keys), *keys, *args)
 
     def close(self) -> None:
         """Close the connections kept for scripts."""
