@@ -48,6 +48,7 @@ EXAMPLES_RUN = {
     "redis_broker.py": "test_examples.py::test_redis_broker",
     "queues.py": "test_examples.py::test_queues",
     "asyncio_workers.py": "test_examples.py::test_asyncio_workers",
+    "payload_limits.py": "test_examples.py::test_payload_limits",
     "asyncio_batch.py": "test_examples.py::test_asyncio_batch",
     "signals_connect.py": "test_examples.py::test_signals",
     "testing.py": "test_examples.py::test_testing_example",

@@ -259,3 +259,11 @@ def test_redis_conf(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_payload_limits():
+    result = run("payload_limits.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Refused: cannot schedule task 'greet': its payload is ")
+    assert lines[1:] == ["Hello Ada"]

@@ -34,8 +34,8 @@ def test_schedule_is_one_round_trip(make_engine, monitor):
     assert dict(seen.network) == {"evalsha": 1}
 
 
-@pytest.mark.parametrize("size", [1, 100, 10_000])
-def test_schedule_batch_is_one_round_trip_whatever_its_size(make_engine, monitor, size):
+@pytest.mark.parametrize("size", [1, 100, 4_999])
+def test_schedule_batch_is_one_round_trip_up_to_a_chunk(make_engine, monitor, size):
     spin = _engine(make_engine)
     batch = Batch()
     for i in range(size):
@@ -47,6 +47,21 @@ def test_schedule_batch_is_one_round_trip_whatever_its_size(make_engine, monitor
     assert dict(seen.network) == {"evalsha": 1}
     assert spin.broker.queue_length("spinach") == size + 1
     assert spin.broker.future_jobs_count() == 1
+
+
+def test_a_larger_batch_takes_two_bounded_calls_per_chunk(make_engine, monitor):
+    from spinach.brokers.redis.broker import BATCH_CHUNK_JOBS
+
+    spin = _engine(make_engine)
+    batches = [Batch(), Batch()]
+    for batch in batches:
+        for i in range(2 * BATCH_CHUNK_JOBS + 1):
+            batch.schedule("noop", i)
+    spin.schedule_batch(batches[0])  # the staging scripts are loaded
+    with monitor() as seen:
+        spin.schedule_batch(batches[1])
+    assert dict(seen.network) == {"evalsha": 6}  # 3 chunks staged, 3 moves
+    assert spin.broker.queue_length("spinach") == 1 + 2 * (2 * BATCH_CHUNK_JOBS + 1)
 
 
 def test_fetch_takes_up_to_the_free_slots_in_one_call(make_engine, monitor):
