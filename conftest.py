@@ -242,6 +242,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def redis62_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private redis-server 6.2, the oldest Redis Spinach supports."""
+    try:
+        binary = redis_support.redis62_binary()
+    except redis_support.RedisServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server = start_redis(tmp_path_factory.mktemp("redis62"), binary=binary)
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def fresh_redis(tmp_path: Path) -> Iterator[Any]:
     """A private redis-server of the test's own, with AOF, to crash and restart."""

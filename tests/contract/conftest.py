@@ -74,6 +74,7 @@ _unique = iter(range(1_000_000))
 BACKENDS = [
     "memory",
     pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis62", marks=[pytest.mark.redis, pytest.mark.redis62]),
     pytest.param("cluster", marks=pytest.mark.redis),
 ]
 
@@ -85,6 +86,9 @@ def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[Any]
     elif request.param == "redis":
         server = request.getfixturevalue("redis_server")
         instance = RedisBackend(clock, server.client, f"c{next(_unique)}")
+    elif request.param == "redis62":
+        server = request.getfixturevalue("redis62_server")
+        instance = RedisBackend(clock, server.client, f"s{next(_unique)}")
     elif request.param == "cluster":
         cluster = request.getfixturevalue("redis_cluster")
         instance = RedisBackend(clock, cluster.client, f"k{next(_unique)}")

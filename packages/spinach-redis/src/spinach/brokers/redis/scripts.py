@@ -155,6 +155,11 @@ class Scripts:
         try:
             return client.fcall(function, len(keys), *keys, *args)
         except ResponseError as exc:
+            if "unknown command" in str(exc).lower():
+                raise ResponseError(
+                    "Redis functions (RedisBroker(functions=True)) need Redis 7; this server "
+                    f"is older: use functions=False ({exc})"
+                ) from exc
             if "Function not found" not in str(exc):
                 raise
         # This version's library is not loaded (a new version, a restarted
