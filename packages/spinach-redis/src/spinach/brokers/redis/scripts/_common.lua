@@ -230,13 +230,14 @@ end
 --                was fetched), due <target> seconds from now
 -- A job no longer running here (recovered meanwhile as if this worker were
 -- dead) is left alone. Returns how many were still running here.
-local function acknowledge(running_key, future_key, first, last, now)
+local function acknowledge(running_key, future_key, first, last)
   local ids = {}
   for i = first, last, 4 do ids[#ids + 1] = ARGV[i] end
   if #ids == 0 then return 0 end
   local held = chunked_list('HMGET', running_key, ids)
   local pushes = new_pushes()
   local n, settled, releases = 0, 0, {}
+  local now  -- read only if a retry or a hand-back needs it: TIME is a command
   for i = first, last, 4 do
     n = n + 1
     local entry = held[n]
@@ -252,6 +253,7 @@ local function acknowledge(running_key, future_key, first, last, now)
         queue_job(pushes, target, payload)
       elseif outcome == 'f' then
         local at = tonumber(target)
+        now = now or clock()
         if at and at > now then
           defer_job(pushes, target, payload)
         else
@@ -259,6 +261,7 @@ local function acknowledge(running_key, future_key, first, last, now)
           if queue then queue_job(pushes, queue, payload) else reject(payload) end
         end
       elseif outcome == 'h' and not retired_periodic_run(recorded) then
+        now = now or clock()
         defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
       end
     end

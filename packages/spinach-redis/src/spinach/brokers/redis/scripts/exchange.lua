@@ -7,8 +7,7 @@
 -- finished job
 -- A worker no longer registered (declared dead) fetches nothing: nobody would
 -- recover what it took. Returns {-1} then, else what fetch() returns.
-local now = clock()
-acknowledge(KEYS[2], KEYS[3], 8, #ARGV, now)
+acknowledge(KEYS[2], KEYS[3], 8, #ARGV)
 local out = {0}
 if tonumber(ARGV[4]) > 0 then
   if not redis.call('ZSCORE', KEYS[4], ARGV[3]) then
