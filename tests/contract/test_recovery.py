@@ -196,3 +196,25 @@ def test_adopting_thousands_of_jobs_at_once(backend, clock):
         again += batch
     assert sorted(job.task_args[0] for job in again) == list(range(5000))
     assert {job.retries for job in again} == {1}
+
+
+def test_a_worker_declared_dead_keeps_its_two_runs_of_one_job_apart(backend, clock):
+    frozen = backend.broker(broker_dead_threshold_seconds=10)
+    live = backend.broker(broker_dead_threshold_seconds=10)
+    frozen.start()
+    live.start()
+    frozen.set_concurrency_keys([make_task("limited", max_retries=3, max_concurrency=1)])
+    frozen.enqueue_jobs([make_job(clock, "limited", max_retries=3)])
+    [old_run] = frozen.get_jobs_from_queue("q", 1)
+    heartbeat_for(12, clock, live)  # taken over: queued again for a second run
+    frozen.check_dead_workers()  # back: told it was declared dead
+    [new_run] = frozen.get_jobs_from_queue("q", 1)  # the same job, fetched again
+    assert new_run == old_run and new_run is not old_run
+    old_run.status = JobStatus.SUCCEEDED
+    frozen.acknowledge([old_run])  # the old run ends: its outcome must not touch the new one
+    assert len(live.running_jobs()) == 1
+    assert live.get_jobs_from_queue("q", 1) == []  # the slot is still the new run's
+    new_run.status, new_run.retries = JobStatus.QUEUED, new_run.retries + 1
+    frozen.acknowledge([new_run])
+    [third] = live.get_jobs_from_queue("q", 1)
+    assert third == old_run and third.retries == 2

@@ -80,8 +80,8 @@ class Ledger:
     def log_of(self, proc: subprocess.Popen[str]) -> str:
         return (self.logs / f"worker{self.processes.index(proc)}.log").read_text()
 
-    def engine(self, client: Any) -> Engine:
-        spin = Engine(RedisBroker(client), namespace=self.namespace)
+    def engine(self, client: Any, **options: Any) -> Engine:
+        spin = Engine(RedisBroker(client), namespace=self.namespace, **options)
         spin.attach_tasks(client_tasks())
         return spin
 

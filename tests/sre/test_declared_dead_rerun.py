@@ -1,5 +1,7 @@
 """SRE review: a worker declared dead that fetches the same job again.
 
+(Found by the review, fixed since: the test guards the fix.)
+
 A worker frozen for longer than the threshold (SIGSTOP here; GC, a swapped
 VM, a stuck hypervisor in production) is declared dead; its retryable job is
 re-queued by the worker that noticed.  When it resumes, it registers again
@@ -40,7 +42,7 @@ def _identity(ledger, proc):
     return event.split()[2]
 
 
-def test_retry_of_the_new_run_is_lost_after_the_old_run_ends(fresh_redis, ledger, wait_until):
+def test_the_retry_of_a_new_run_survives_the_end_of_the_old_run(fresh_redis, ledger, wait_until):
     spin = ledger.engine(fresh_redis.client())
     worker = ledger.start_worker(fresh_redis.url, threads=4, threshold=THRESHOLD)
     wid = _identity(ledger, worker)
@@ -79,7 +81,7 @@ def test_retry_of_the_new_run_is_lost_after_the_old_run_ends(fresh_redis, ledger
     )
 
 
-def test_max_concurrency_is_exceeded_after_the_old_run_ends(fresh_redis, ledger):
+def test_max_concurrency_holds_after_the_old_run_ends(fresh_redis, ledger):
     spin = ledger.engine(fresh_redis.client())
     worker = ledger.start_worker(fresh_redis.url, threads=4, threshold=THRESHOLD)
     wid = _identity(ledger, worker)

@@ -37,6 +37,13 @@ def replica(fresh_redis, tmp_path):
     server.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit, documented in docs/production.md ('Failovers'): with asynchronous "
+    "replication, a fetch acknowledged by the old primary but not yet replicated is lost on "
+    "failover, and a non-retryable job may run again; confirming fetches with WAIT before "
+    "running them is the fix, not built yet",
+)
 def test_failover_with_replication_lag_runs_non_retryable_jobs_twice(
     fresh_redis, replica, ledger, switch_proxy
 ):

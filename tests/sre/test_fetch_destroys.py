@@ -1,5 +1,7 @@
 """SRE review: a fetch that fails midway destroys the jobs it popped.
 
+(Found by the review, fixed since: the test guards the fix.)
+
 docs/internals.md, "Scripts and keys": every script "writes a job to its
 destination before removing it from its source, so that a script that fails
 [...] loses nothing; a value it does not expect [...] is repaired or set
@@ -21,7 +23,7 @@ import pytest
 pytestmark = pytest.mark.redis
 
 
-def test_a_failing_fetch_loses_the_jobs_it_popped(fresh_redis, ledger, wait_until):
+def test_a_key_of_the_wrong_type_loses_no_popped_job(fresh_redis, ledger, wait_until):
     spin = ledger.engine(fresh_redis.client())
     ledger.start_worker(fresh_redis.url, threads=2)
     spin.schedule("gated_limited", "warm")  # a limited task: fetches read the counters
@@ -33,15 +35,15 @@ def test_a_failing_fetch_loses_the_jobs_it_popped(fresh_redis, ledger, wait_unti
     admin.set(f"{{{ledger.namespace}}}:current_concurrency", "0")  # the operator's mistake
     jobs = [spin.schedule("gated_limited", f"j{i}") for i in range(5)]
     broker = spin.broker
-    wait_until(lambda: broker.queue_length("spinach") == 0, timeout=20, what="queue drained")
-    admin.delete(f"{{{ledger.namespace}}}:current_concurrency")  # the mistake is undone
-
-    started = ledger.watch(5, lambda e: e.startswith("start gated_limited j"))
-    running = broker.running_jobs()
-    rejected = broker.rejected()
-    accounted = [j for j in jobs if j in running] + ([started] if started else []) + rejected
-    assert accounted, (
-        f"{len(jobs)} jobs vanished: not queued (length {broker.queue_length('spinach')}), "
-        f"not running ({running}), not set aside ({rejected}), never started; "
-        f"future: {broker.future_jobs_count()}"
-    )
+    # The key of the wrong type is set aside and the counters recounted: one
+    # job runs (the limit is 1), the four others wait, and none vanished.
+    first = ledger.wait_event(lambda e: e.startswith("start gated_limited j"))
+    wait_until(lambda: len(broker.running_jobs()) == 1 and broker.queue_length("spinach") == 4)
+    assert admin.type(f"{{{ledger.namespace}}}:current_concurrency:corrupt") == b"string"
+    names = [first.split()[2]]
+    for _ in range(4):
+        ledger.release(names[-1])
+        names.append(ledger.wait_event(lambda e: e.startswith("start gated_limited j")).split()[2])
+    ledger.release(names[-1])
+    assert sorted(n.split("#")[0] for n in names) == sorted(f"j{i}" for i in range(5))
+    assert len(jobs) == 5

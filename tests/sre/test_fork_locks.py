@@ -1,5 +1,7 @@
 """SRE review: a fork while another thread is inside a script call.
 
+(Found by the review, fixed since: the test guards the fix.)
+
 docs/internals.md, "Forks": in every forked process each engine and broker
 takes "new locks".  The broker renews its own locks, but not the lock of the
 connections its scripts run on (``scripts._Connections._lock``, taken by
@@ -63,7 +65,7 @@ def _fork_while_held(lock, child_work):
     return answer
 
 
-def test_child_forked_during_a_script_call_of_another_thread_hangs(redis_server):
+def test_a_child_forked_during_another_threads_script_call_does_not_hang(redis_server):
     spin = Engine(RedisBroker(redis_server.client()), namespace=f"srefork{next(_names)}")
     spin.task(lambda: None, name="noop")
     spin.schedule("noop")  # the broker has used its script connections

@@ -1,5 +1,7 @@
 """SRE review: replies lost after a script applied.
 
+(Found by the review, fixed since: the test guards the fix.)
+
 A real redis-server; the worker under test talks to it through a TCP proxy
 that swallows one reply and cuts the connection (``ReplyDroppingProxy`` of
 tests/support), the way a network cut or a failover does after Redis has
@@ -50,7 +52,7 @@ def _engine(client, clock, namespace):
     return spin
 
 
-def test_adoption_whose_heartbeat_reply_is_lost_reruns_a_non_retryable_job(redis_server, proxy):
+def test_a_lost_adoption_reply_never_reruns_a_non_retryable_job(redis_server, proxy):
     """A worker dies while running a max_retries=0 job.  The live worker's
     heartbeat adopts it, but the reply of that heartbeat is lost and the call
     retried.  The contract: the job is reported FAILED (JobLostError) and never
@@ -93,7 +95,7 @@ def test_adoption_whose_heartbeat_reply_is_lost_reruns_a_non_retryable_job(redis
         producer.broker.flush()
 
 
-def test_adoption_whose_heartbeat_reply_is_lost_does_not_count_the_retry(redis_server, proxy):
+def test_a_lost_adoption_reply_still_counts_the_retry(redis_server, proxy):
     """Same fault with a retryable job: it is re-queued without its attempt
     counted (retries stays 0), so a job whose runs kill its worker is retried
     for ever instead of max_retries times."""
@@ -124,7 +126,7 @@ def test_adoption_whose_heartbeat_reply_is_lost_does_not_count_the_retry(redis_s
         producer.broker.flush()
 
 
-def test_killed_worker_non_retryable_job_runs_twice_when_the_adoption_reply_is_lost(
+def test_a_killed_workers_job_never_runs_twice_when_the_adoption_reply_is_lost(
     fresh_redis, ledger, switch_proxy
 ):
     """The same fault with real worker processes: a worker is SIGKILLed while

@@ -1,5 +1,12 @@
 """SRE review: a job argument nested deeply enough to stop a worker for good.
 
+(Found by the review, fixed since: the test guards the fix.)
+
+(Since this review, producers refuse arguments deeper than their
+PayloadLimits, and workers set aside payloads deeper than theirs before
+decoding them; the test now schedules from a producer whose limits are far
+larger than the worker's, as a misconfigured deployment would.)
+
 ``schedule()`` refuses arguments nested deeper than the producer's own
 recursion limit allows (serialization.check_arguments turns the
 RecursionError into a SerializationError).  A worker decodes the payload
@@ -26,8 +33,10 @@ import pytest
 pytestmark = pytest.mark.redis
 
 
-def test_deeply_nested_argument_stops_every_worker_that_fetches_it(fresh_redis, ledger):
-    spin = ledger.engine(fresh_redis.client())
+def test_a_deeply_nested_argument_stops_no_worker(fresh_redis, ledger):
+    from spinach.serialization import PayloadLimits
+
+    spin = ledger.engine(fresh_redis.client(), payload_limits=PayloadLimits(max_depth=5000))
     worker = ledger.start_worker(fresh_redis.url, threads=2)
 
     nested: object = "x"
@@ -36,7 +45,7 @@ def test_deeply_nested_argument_stops_every_worker_that_fetches_it(fresh_redis, 
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(5000)  # a producer that deals with deep data
     try:
-        spin.schedule("gated_once", nested)  # accepted: plain JSON
+        spin.schedule("gated_once", nested)  # accepted by this producer's limits
     finally:
         sys.setrecursionlimit(previous)
 

@@ -39,31 +39,54 @@ def test_job_of_unknown_task_is_handed_back_until_a_worker_knows_it(spin, clock,
     assert recorder.count("job_failed") == 0
 
 
-def test_hand_backs_space_out_as_the_job_ages(spin, clock, recorder, caplog):
+def test_a_job_dated_long_ago_is_handed_back_not_failed(spin, clock, recorder):
+    """The grace counts from the first hand-back here, not from the job's date."""
     spin.task(lambda: None, name="known")
-    inject(spin, "elsewhere", clock.time() - 600)  # unknown for ten minutes already
+    inject(spin, "elsewhere", clock.time() - 2 * UNKNOWN_TASK_GRACE)
+    spin.start_workers(number=1, block=False)
+    assert clock.wait_for_sleepers(1, deadline=clock.time() + 1.0)
+    assert spin.broker.future_jobs_count() == 1
+    assert recorder.count("job_failed") == 0
+
+
+def test_hand_backs_space_out_as_the_job_stays_unknown(spin, clock, recorder, caplog):
+    spin.task(lambda: None, name="known")
+    inject(spin, "elsewhere", clock.time())
 
     def hand_backs() -> int:
-        return sum(r.getMessage().startswith("Handed back job") for r in caplog.records)
+        return sum(
+            r.getMessage().startswith(("Handed back job", "Job 0123")) for r in caplog.records
+        )
 
     with caplog.at_level(logging.DEBUG, logger="spinach.job"):
         spin.start_workers(number=1, block=False)
         assert clock.wait_for_sleepers(1)
-        assert "due again in 60 s" in caplog.text
-        for _ in range(11):  # 55 s: not due again yet
-            clock.advance(5)
+        early = hand_backs()
+        for _ in range(60):  # the first minute: back every second or few
+            clock.advance(1)
             assert clock.wait_for_sleepers(1)
-        assert hand_backs() == 0
-        clock.advance(5)
-        assert clock.wait_for_sleepers(1)
-        assert hand_backs() == 1
+        first_minute = hand_backs() - early
+        for _ in range(60):  # ten minutes later: once a minute or so
+            clock.advance(10)
+            assert clock.wait_for_sleepers(1)
+        before = hand_backs()
+        for _ in range(30):
+            clock.advance(10)
+            assert clock.wait_for_sleepers(1)
+        five_minutes = hand_backs() - before
+    assert first_minute >= 10
+    assert 3 <= five_minutes <= 8
     assert recorder.count("job_failed") == 0
 
 
-def test_job_unknown_for_longer_than_the_grace_fails_clearly(spin, clock, recorder, caplog):
+def test_job_unknown_here_for_longer_than_the_grace_fails_clearly(
+    spin, clock, recorder, caplog, monkeypatch, let_time_pass
+):
+    monkeypatch.setattr("spinach.arbiter.UNKNOWN_TASK_GRACE", 30.0)
     spin.task(lambda: None, name="known")
-    inject(spin, "elsewhere", clock.time() - UNKNOWN_TASK_GRACE - 1)
+    inject(spin, "elsewhere", clock.time())
     spin.start_workers(number=1, block=False)
+    let_time_pass(clock, 40, step=2)
     recorder.wait_count("job_failed", 1)
     [error] = recorder.errors("job_failed")
     assert isinstance(error, UnknownTaskError)
@@ -71,10 +94,12 @@ def test_job_unknown_for_longer_than_the_grace_fails_clearly(spin, clock, record
     assert recorder.count("job_started") == 0
 
 
-def test_job_unknown_for_long_keeps_its_retries(spin, clock, recorder):
+def test_job_unknown_for_long_keeps_its_retries(spin, clock, recorder, monkeypatch, let_time_pass):
+    monkeypatch.setattr("spinach.arbiter.UNKNOWN_TASK_GRACE", 30.0)
     spin.task(lambda: None, name="known")
-    inject(spin, "elsewhere", clock.time() - UNKNOWN_TASK_GRACE - 1, max_retries=2)
+    inject(spin, "elsewhere", clock.time(), max_retries=2)
     spin.start_workers(number=1, block=False)
+    let_time_pass(clock, 40, step=2)
     recorder.wait_count("job_schedule_retry", 1)
     [job] = recorder.jobs("job_schedule_retry")
     assert job.retries == 1

@@ -198,7 +198,8 @@ def test_lost_job_gets_an_error_span(traces, register, namespace, engines, let_t
     assert tracer.current_span() is None
 
 
-def test_unknown_task_gets_an_error_span(traces, register, namespace, engines):
+def test_unknown_task_gets_an_error_span(traces, register, namespace, engines, monkeypatch):
+    monkeypatch.setattr("spinach.arbiter.UNKNOWN_TASK_GRACE", -1.0)  # no grace: fails at once
     store = MemoryStore()
     client = Engine(MemoryBroker(store=store), namespace=namespace)
 

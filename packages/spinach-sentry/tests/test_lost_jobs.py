@@ -64,8 +64,9 @@ def test_lost_job_log_of_other_loggers_is_still_reported(sentry_init, namespace)
 
 
 def test_unknown_task_is_reported_once_nobody_knew_it_for_the_grace(
-    sentry_init, namespace, engines
+    sentry_init, namespace, engines, monkeypatch
 ):
+    monkeypatch.setattr("spinach.arbiter.UNKNOWN_TASK_GRACE", -1.0)  # no grace: fails at once
     transport = sentry_init()
     store = MemoryStore()
     client = Engine(MemoryBroker(store=store), namespace=namespace)

@@ -25,6 +25,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable, Dict, Optional
 
 from . import signals
@@ -42,9 +43,12 @@ logger = logging.getLogger("spinach.arbiter")
 job_logger = logging.getLogger("spinach.job")
 
 #: Seconds during which a job of a task this worker does not know is handed
-#: back for a worker that knows it, before it counts as a failure (a rolling
-#: deploy lasts less; a task nobody knows any more then fails, visibly).
+#: back for a worker that knows it, counted from the first time this worker
+#: handed it back, before it counts as a failed attempt (a rolling deploy
+#: lasts less; a task nobody knows any more then fails, visibly).
 UNKNOWN_TASK_GRACE = 3600.0
+#: Most jobs of unknown tasks whose first hand-back a worker remembers.
+_UNKNOWN_REMEMBERED = 100_000
 
 
 class ErrorEpisode:
@@ -119,6 +123,10 @@ class Arbiter:
         self._stop = threading.Event()
         self._draining = threading.Event()
         self._unknown_logged: Dict[str, float] = {}
+        # job id -> when this worker first handed it back (monotonic): how long
+        # it has been unknown here, whatever its date (a job dated an hour ago
+        # is not unknown for an hour).
+        self._unknown_since: OrderedDict[str, float] = OrderedDict()
         self._thread = start_thread(self._run, f"{namespace}-arbiter", start=False)
 
     @property
@@ -168,12 +176,15 @@ class Arbiter:
         while not self._stop.is_set():
             try:
                 now = clock.time()
+                # Heartbeats are timed on a monotonic clock: a wall clock
+                # stepped back must not silence them.
+                mono = clock.monotonic()
                 # Each heartbeat also re-reads the schedule: a safety net for a
                 # notification lost while a connection was down.
-                heartbeat = now >= next_heartbeat or broker.wants_heartbeat()
+                heartbeat = mono >= next_heartbeat or broker.wants_heartbeat()
                 if heartbeat:
                     self._recover_dead_workers()
-                    next_heartbeat = now + broker.heartbeat_interval
+                    next_heartbeat = mono + broker.heartbeat_interval
                 if (
                     broker.consume_future_changed()
                     or heartbeat
@@ -196,8 +207,10 @@ class Arbiter:
                 continue
             if again:
                 continue
-            wake_at = next_heartbeat if next_due is None else min(next_heartbeat, next_due)
-            broker.wait_for_event(max(0.0, wake_at - clock.time()))
+            wait = next_heartbeat - clock.monotonic()
+            if next_due is not None:
+                wait = min(wait, next_due - clock.time())
+            broker.wait_for_event(max(0.0, wait))
 
     def _recover_dead_workers(self) -> None:
         for job in self._broker.check_dead_workers():
@@ -237,7 +250,10 @@ class Arbiter:
     def _hand_back_unknown(self, job: Job) -> None:
         """A job of a task this worker does not know: give it back, or fail it in the end."""
         now = self._broker.clock.time()
-        age = max(0.0, now - job.at_timestamp)
+        first = self._unknown_since.setdefault(job.id_hex, self._broker.clock.monotonic())
+        if len(self._unknown_since) > _UNKNOWN_REMEMBERED:
+            self._unknown_since.popitem(last=False)
+        age = max(0.0, self._broker.clock.monotonic() - first)
         if age <= UNKNOWN_TASK_GRACE:
             # Early in a deploy, soon again; later, less often (1 s to 1 min).
             delay = min(60.0, max(1.0, age / 4))
@@ -245,7 +261,8 @@ class Arbiter:
             self._log_unknown(job, delay)
             self._results.put(job)
             return
-        # Nobody knew it for an hour: it counts as a failed attempt of the job.
+        # Unknown here for an hour: it counts as a failed attempt of the job.
+        del self._unknown_since[job.id_hex]
         error = UnknownTaskError(
             f"job {job.id} is for task {job.task_name!r}, which no worker serving queue "
             f"{self._queue!r} has known for {UNKNOWN_TASK_GRACE:.0f} s; attach it to the "

@@ -36,6 +36,15 @@ class Clock:
         """Return the current time as a timezone-aware UTC datetime."""
         return datetime.fromtimestamp(self.time(), tz=timezone.utc)
 
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back, to time intervals (heartbeats).
+
+        A wall clock may be stepped back (NTP correcting a clock that was
+        ahead): intervals timed on it would stretch by the step.  The
+        default is :meth:`time`, right for clocks that never go back.
+        """
+        return self.time()
+
     def wait(self, event: threading.Event, timeout: Optional[float]) -> bool:
         """Block until ``event`` is set or ``timeout`` seconds have passed.
 
@@ -50,6 +59,10 @@ class SystemClock(Clock):
     def time(self) -> float:
         """Return :func:`time.time`."""
         return time.time()
+
+    def monotonic(self) -> float:
+        """Return :func:`time.monotonic`."""
+        return time.monotonic()
 
     def wait(self, event: threading.Event, timeout: Optional[float]) -> bool:
         """Wait on the event with a real timeout."""

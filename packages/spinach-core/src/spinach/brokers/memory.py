@@ -60,6 +60,8 @@ class _Namespace:
     periodic: Dict[str, _Periodic] = field(default_factory=dict)
     # periodic task name -> when a live worker last declared it
     periodic_seen: Dict[str, float] = field(default_factory=dict)
+    # retired periodic task name -> its next due date when retired
+    periodic_retired: Dict[str, float] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
 
@@ -102,6 +104,10 @@ class MemoryBroker(Broker):
         self.store = store if store is not None else MemoryStore()
         self._started = False
         self._declared: List[str] = []  # the periodic tasks this worker declared
+        # Runs handed out, and runs taken over when declared dead: told apart
+        # by their Job object, since one job may be fetched again here.
+        self._held: Dict[str, Job] = {}
+        self._discarded: Dict[str, Job] = {}
 
     @property
     def _ns(self) -> _Namespace:
@@ -112,6 +118,7 @@ class MemoryBroker(Broker):
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
         self._started = False
+        self._held, self._discarded = {}, {}
 
     def start(self, queue: Optional[str] = None) -> None:
         """Join the namespace: receive its notifications and heartbeat."""
@@ -185,7 +192,10 @@ class MemoryBroker(Broker):
                 assert task.periodicity is not None
                 period = task.periodicity.total_seconds()
                 old = space.periodic.get(name)
-                if old is None:
+                retired_at = space.periodic_retired.pop(name, None)
+                if old is None and retired_at is not None:
+                    next_at = min(retired_at, now + period)  # it keeps its grid
+                elif old is None:
                     next_at = now
                 elif old.period != period:
                     next_at = min(old.next_at, now + period)
@@ -238,6 +248,7 @@ class MemoryBroker(Broker):
                         continue
                     space.current_concurrency[name] = current + 1
                 running[job.id_hex] = (limit is not None, payload)
+                self._held[job.id_hex] = job
                 jobs.append(job)
                 taken += len(payload)
         return jobs
@@ -288,6 +299,11 @@ class MemoryBroker(Broker):
             now = self.clock.time()
             running = space.running.get(self.id, {})
             for job in jobs:
+                if self._discarded.get(job.id_hex) is job:
+                    del self._discarded[job.id_hex]  # a run taken over: settled already
+                    continue
+                if self._held.get(job.id_hex) is job:
+                    del self._held[job.id_hex]
                 entry = running.pop(job.id_hex, None)
                 if entry is None:
                     continue  # recovered by another worker meanwhile
@@ -400,6 +416,8 @@ class MemoryBroker(Broker):
         return failed
 
     def _declared_dead(self, space: _Namespace) -> None:
+        self._discarded.update(self._held)
+        self._held = {}
         logger.error(
             "This worker (%s) of namespace %r was declared dead by another worker: it was "
             "silent for more than %.0f s. The jobs it was running were settled by that worker "
@@ -412,7 +430,9 @@ class MemoryBroker(Broker):
 
     def _retire_periodic(self, space: _Namespace, limit: float) -> None:
         for name in [n for n, seen in space.periodic_seen.items() if seen < limit]:
-            space.periodic.pop(name, None)
+            retired = space.periodic.pop(name, None)
+            if retired is not None:
+                space.periodic_retired[name] = retired.next_at
             del space.periodic_seen[name]
             logger.info(
                 "Periodic task %r of namespace %r retired: no live worker declares it",

@@ -22,7 +22,6 @@ from spinach.exc import (
     BrokerConnectionError,
     BrokerError,
     BrokerUnavailableError,
-    SerializationError,
 )
 from spinach.job import Job, JobStatus
 from spinach.task import Task
@@ -129,10 +128,13 @@ class RedisBroker(Broker):
     def _init_process_state(self) -> None:
         """What belongs to this process and must be renewed in a forked child."""
         self._producer = threading.local()  # idempotency token and sequence, per thread
-        self._held: Set[str] = set()  # ids of the jobs this broker handed out
+        # The runs this broker handed out, by job id: a job may run twice in
+        # one process (taken over, then fetched again), so runs are told apart
+        # by their Job object, never by id alone.
+        self._held: Dict[str, Job] = {}
         self._held_lock = threading.Lock()
-        self._discarded: Set[str] = set()  # held jobs taken over when declared dead
-        self._unsettled: List[Job] = []  # adopted jobs not acknowledged yet
+        self._discarded: Dict[str, Job] = {}  # runs taken over when declared dead
+        self._incarnation: Optional[str] = None  # when this worker was (re)registered
         self._subscriber: Optional[Subscriber] = None
         self._queue_note: Optional[bytes] = None
         self._started = False
@@ -145,6 +147,9 @@ class RedisBroker(Broker):
     def _after_fork_in_child(self) -> None:
         super()._after_fork_in_child()
         self._init_process_state()
+        self._scripts.after_fork()
+        if self._server_clock is not None:
+            self._server_clock.after_fork()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisBroker:
@@ -321,13 +326,14 @@ class RedisBroker(Broker):
             "host", socket.gethostname(), "pid", os.getpid(), "queue", queue or "",
             "version", __version__,
         ]  # fmt: skip
-        self._timed_run(
+        reply = self._timed_run(
             "register the worker",
             "register",
             [keys.brokers, keys.worker(self.id)],
             [keys.prefix, self._now_arg(), self.id, *info],
             forever=False,
         )
+        self._incarnation = _text(reply[0])
         self._started = True
 
     def stop(self) -> None:
@@ -340,7 +346,7 @@ class RedisBroker(Broker):
             self._run(
                 "unregister the worker",
                 "unregister",
-                [keys.brokers, keys.running(self.id), keys.worker(self.id)],
+                [keys.brokers, keys.running(self.id), keys.worker(self.id), keys.adopted(self.id)],
                 [keys.prefix, self._now_arg(), self.id],
             )
         except BrokerError as exc:
@@ -502,7 +508,7 @@ class RedisBroker(Broker):
         self._run(
             "register periodic tasks",
             "register_periodic",
-            [keys.periodic, keys.periodic_defs, keys.periodic_seen],
+            [keys.periodic, keys.periodic_defs, keys.periodic_seen, keys.periodic_retired],
             [keys.prefix, self._now_arg(), *args],
         )
 
@@ -578,15 +584,17 @@ class RedisBroker(Broker):
         for payload in result[1:]:
             try:
                 jobs.append(self.codec.decode(payload, JobStatus.RUNNING))
-            except SerializationError as exc:
+            except Exception as exc:  # whatever it is, one payload never stops a worker
                 self._reject_running(payload, exc)
         with self._held_lock:
-            self._held.update(job.id_hex for job in jobs)
+            self._held.update((job.id_hex, job) for job in jobs)
         return jobs
 
     def _release_held(self, jobs: Sequence[Job]) -> None:
         with self._held_lock:
-            self._held.difference_update(job.id_hex for job in jobs)
+            for job in jobs:
+                if self._held.get(job.id_hex) is job:
+                    del self._held[job.id_hex]
 
     def _log_rejected(self, count: int, where: str) -> None:
         logger.error(
@@ -598,7 +606,12 @@ class RedisBroker(Broker):
             self.keys.rejected,
         )
 
-    def _reject_running(self, payload: bytes | str, exc: Exception) -> None:
+    def _reject_adopted(self, payload: bytes | str, exc: Exception) -> None:
+        self._reject_running(payload, exc, self.keys.adopted(self.id))
+
+    def _reject_running(
+        self, payload: bytes | str, exc: Exception, records: Optional[str] = None
+    ) -> None:
         raw = payload.encode() if isinstance(payload, str) else payload
         job_id = raw[7:39].decode("ascii", "replace")
         logger.error(
@@ -611,24 +624,22 @@ class RedisBroker(Broker):
         self._run(
             "set aside a payload",
             "reject_running",
-            [keys.running(self.id)],
+            [records or keys.running(self.id)],
             [keys.prefix, self._now_arg(), job_id],
             forever=True,
         )
 
     def acknowledge(self, jobs: Sequence[Job]) -> None:
         """Record outcomes, ``ACK_BATCH`` jobs per call at most; see :meth:`Broker.acknowledge`."""
+        self._acknowledge(jobs, self.keys.running(self.id))
+
+    def _acknowledge(self, jobs: Sequence[Job], records: str) -> None:
+        """Record outcomes of jobs recorded in the hash ``records`` (running or adopted)."""
         keys = self.keys
         for start in range(0, len(jobs), ACK_BATCH):
             batch = jobs[start : start + ACK_BATCH]
             args: List[Any] = [keys.prefix, self._now_arg(), *self._outcomes(batch)]
-            self._run(
-                "acknowledge jobs",
-                "ack",
-                [keys.running(self.id), keys.future],
-                args,
-                forever=True,
-            )
+            self._run("acknowledge jobs", "ack", [records, keys.future], args, forever=True)
             self._release_held(batch)
 
     def _outcomes(self, jobs: Sequence[Job]) -> List[Any]:
@@ -637,8 +648,10 @@ class RedisBroker(Broker):
         args: List[Any] = []
         discarded = self._discarded
         for job in jobs:
-            if discarded and job.id_hex in discarded:
-                discarded.discard(job.id_hex)
+            if discarded and discarded.get(job.id_hex) is job:
+                # This run was taken over: another worker settled it, and a new
+                # run of the same job may be recorded here now. Send nothing.
+                del discarded[job.id_hex]
                 logger.warning(
                     "Job %s of task %r ended as %s on a worker that had been declared dead: "
                     "it was settled by another worker, this outcome is discarded",
@@ -646,7 +659,6 @@ class RedisBroker(Broker):
                     job.task_name,
                     job.status.name,
                 )
-                args += (job.id_hex, "d", "", "")
             elif job.handed_back_until is not None:
                 job.status = JobStatus.WAITING
                 delay = max(0.0, job.handed_back_until - now)
@@ -688,17 +700,22 @@ class RedisBroker(Broker):
             "heartbeat",
             [
                 keys.brokers, keys.running(self.id), keys.worker(self.id), keys.periodic,
-                keys.periodic_defs, keys.periodic_seen,
+                keys.periodic_defs, keys.periodic_seen, keys.adopted(self.id),
+                keys.periodic_retired,
             ],
             [
                 keys.prefix, self._now_arg(), self.id, self.broker_dead_threshold_seconds,
                 2 * self.heartbeat_interval, *self._periodic_tokens,
             ],
         )  # fmt: skip
-        now_text, registered, dead, adopted, own, retired, missing = reply
+        now_text, incarnation, dead, adopted, own, retired, missing = reply
         now = float(now_text)
-        if not int(registered) and self._started:
+        incarnation = _text(incarnation)
+        if self._incarnation is not None and incarnation != self._incarnation:
+            # Registered again since this worker last knew: declared dead (even
+            # if the reply that said so was lost).
             self._declared_dead()
+        self._incarnation = incarnation
         self._started = True
         for broker_id in _text(dead).split():
             logger.warning(
@@ -717,20 +734,28 @@ class RedisBroker(Broker):
             self._run(
                 "register periodic tasks",
                 "register_periodic",
-                [keys.periodic, keys.periodic_defs, keys.periodic_seen],
+                [keys.periodic, keys.periodic_defs, keys.periodic_seen, keys.periodic_retired],
                 [keys.prefix, self._now_arg(), *self._periodic_args],
                 forever=True,
             )
-        settle = list(self._unsettled)
-        adopted_ids = set()
-        for entry in adopted:
+        failed = self._settle_adopted(adopted, now)
+        orphans = self._orphans({_text(i) for i in own})
+        if orphans:
+            with self._held_lock:
+                self._held.update((job.id_hex, job) for job in orphans)
+            self.acknowledge(orphans)
+        return failed
+
+    def _settle_adopted(self, entries: Sequence[bytes], now: float) -> List[Job]:
+        """Settle the jobs adopted from dead workers: retried, or failed (returned)."""
+        settle = []
+        for entry in entries:
             payload = entry[1:]
             try:
                 job = self.codec.decode(payload)
-            except SerializationError as exc:
-                self._reject_running(payload, exc)
+            except Exception as exc:  # whatever it is, one payload never stops a worker
+                self._reject_adopted(payload, exc)
                 continue
-            adopted_ids.add(job.id_hex)
             if job.retryable:
                 job.retries += 1
                 job.at = from_timestamp(now)
@@ -738,20 +763,14 @@ class RedisBroker(Broker):
             else:
                 job.status = JobStatus.FAILED
             settle.append(job)
-        settle += self._orphans({_text(i) for i in own} - adopted_ids)
-        if not settle:
-            return []
-        with self._held_lock:
-            self._held.update(job.id_hex for job in settle)
-        self._unsettled = settle
-        self.acknowledge(settle)
-        self._unsettled = []
+        if settle:
+            self._acknowledge(settle, self.keys.adopted(self.id))
         return [job for job in settle if job.status is JobStatus.FAILED]
 
     def _declared_dead(self) -> None:
         with self._held_lock:
-            taken, self._held = self._held, set()
-        self._discarded |= taken
+            taken, self._held = self._held, {}
+        self._discarded.update(taken)
         logger.error(
             "This worker (%s) of namespace %r was declared dead by another worker (or Redis "
             "lost its data): it was silent for more than %.0f s. The %d jobs it is running were "
@@ -767,7 +786,7 @@ class RedisBroker(Broker):
 
     def _orphans(self, recorded: Set[str]) -> List[Job]:
         with self._held_lock:
-            orphan_ids = sorted(recorded - self._held)
+            orphan_ids = sorted(recorded - self._held.keys())
         if not orphan_ids:
             return []
         entries = self._retrying(
@@ -781,7 +800,7 @@ class RedisBroker(Broker):
                 continue
             try:
                 job = self.codec.decode(entry[1:])
-            except SerializationError as exc:
+            except Exception as exc:  # whatever it is, one payload never stops a worker
                 self._reject_running(entry[1:], exc)
                 continue
             job.status = JobStatus.QUEUED  # never started: back to the queue as it was
@@ -876,6 +895,7 @@ class RedisBroker(Broker):
             doomed += [keys.batch_record(b) for b in batches]
             doomed += [keys.queue(name) for name in names]
             doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
+            doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
             doomed += [keys.parked(task) for task in tasks]
             for start in range(0, len(doomed), 500):
                 client.delete(*doomed[start : start + 500])

@@ -33,6 +33,10 @@ class ServerClock(Clock):
         self._error = float("inf")  # half the round trip of the best measurement
         self._measured_at: Optional[float] = None  # monotonic time of the last one
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock held by another thread of the parent stays held."""
+        self._lock = threading.Lock()
+
     @property
     def offset(self) -> float:
         """Seconds to add to the local clock to read the server's."""
@@ -41,6 +45,10 @@ class ServerClock(Clock):
     def time(self) -> float:
         """The server's time, as estimated here."""
         return time.time() + self._offset
+
+    def monotonic(self) -> float:
+        """Return :func:`time.monotonic`: intervals never depend on the wall clock."""
+        return time.monotonic()
 
     def wait(self, event: threading.Event, timeout: Optional[float]) -> bool:
         """Wait on the event with a real timeout."""

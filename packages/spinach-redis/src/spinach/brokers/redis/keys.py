@@ -35,6 +35,8 @@ class Keys:
         self.periodic_defs = prefix + "periodic_defs"
         #: hash of periodic task token -> when a live worker last declared it
         self.periodic_seen = prefix + "periodic_seen"
+        #: hash of retired periodic task token -> its next due date then
+        self.periodic_retired = prefix + "periodic_retired"
         #: zset of worker ids, scored by last heartbeat (the server's time)
         self.brokers = prefix + "brokers"
         #: set of the names of the queues that ever held a job
@@ -59,6 +61,10 @@ class Keys:
     def running(self, broker_id: str) -> str:
         """Hash of job id -> counted flag + payload, of one worker."""
         return f"{self.prefix}running:{broker_id}"
+
+    def adopted(self, broker_id: str) -> str:
+        """Hash of the jobs a worker adopted from dead ones and has not settled yet."""
+        return f"{self.prefix}adopted:{broker_id}"
 
     def worker(self, broker_id: str) -> str:
         """Hash describing one worker: start of its run of heartbeats, host, pid..."""

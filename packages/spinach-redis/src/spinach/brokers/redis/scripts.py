@@ -116,6 +116,11 @@ class Scripts:
         self._client = client
         self._connections = _Connections.for_client(client) if client is not None else None
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's connections, and their lock, are not ours."""
+        if self._connections is not None:
+            self._connections = _Connections(self._connections.pool)
+
     def function_name(self, name: str) -> str:
         """The name of the function of the script ``name``."""
         return f"{self.library}_{name}"
@@ -185,6 +190,7 @@ class _Connections:
     """A LIFO of connections made with a client's settings, safe across fork()."""
 
     def __init__(self, pool: Any) -> None:
+        self.pool = pool
         self._pool = pool
         self._idle: List[Any] = []
         self._lock = threading.Lock()

@@ -140,6 +140,21 @@ local function publish()
   end
 end
 
+-- Run a command on one of the namespace's keys; if the key holds a value of
+-- another type (a foreign write, an operator's SET), it is renamed aside
+-- ('<key>:corrupt', kept for inspection) and the command runs again on a new
+-- key, so that a script never stops halfway because of it.
+-- Returns the reply, and whether the key was set aside.
+local function safe_call(cmd, key, ...)
+  local reply = redis.pcall(cmd, key, ...)
+  if type(reply) == 'table' and reply.err then
+    if not string.find(reply.err, 'WRONGTYPE', 1, true) then error(reply.err) end
+    redis.call('RENAME', key, key .. ':corrupt')
+    return redis.call(cmd, key, ...), true
+  end
+  return reply, false
+end
+
 -- The number of jobs of a task counted against its limit, recounted from
 -- the running jobs of every registered worker: repairs a counter that is
 -- not a number (an operator's mistake, a foreign write) instead of failing.
@@ -153,13 +168,18 @@ local function recount(task)
       end
     end
   end
-  redis.call('HSET', P .. 'current_concurrency', task, count)
+  safe_call('HSET', P .. 'current_concurrency', task, count)
   return count
 end
 
 -- Jobs of a task counted against its limit now.
 local function current_count(task)
-  local raw = redis.call('HGET', P .. 'current_concurrency', task)
+  local raw, lost = safe_call('HGET', P .. 'current_concurrency', task)
+  if lost then  -- every counter was lost with the key: count them all again
+    local limits = safe_call('HKEYS', P .. 'max_concurrency')
+    for _, other in ipairs(limits) do recount(other) end
+    return recount(task)
+  end
   if not raw then return 0 end
   local n = tonumber(raw)
   if n and n >= 0 and n == math.floor(n) then return n end
@@ -169,7 +189,7 @@ end
 -- The concurrency limit of a task, or nil; a limit that is not a positive
 -- integer is removed (the next worker to start sets it again).
 local function limit_of(task)
-  local raw = redis.call('HGET', P .. 'max_concurrency', task)
+  local raw = safe_call('HGET', P .. 'max_concurrency', task)
   if not raw then return nil end
   local n = tonumber(raw)
   if n and n >= 1 and n == math.floor(n) then return n end
@@ -181,7 +201,7 @@ end
 -- its concurrency limit now allows.
 local function unpark(task)
   local parked = P .. 'parked:' .. task
-  local count = redis.call('LLEN', parked)
+  local count = safe_call('LLEN', parked)
   if count == 0 then return end
   local max = limit_of(task)
   local n = count
@@ -193,7 +213,7 @@ local function unpark(task)
     if queue then
       redis.call('LPUSH', P .. 'queue:' .. queue, items[i])
       redis.call('SADD', P .. 'queues', queue)
-      redis.call('HINCRBY', P .. 'parked_count', queue, -1)
+      safe_call('HINCRBY', P .. 'parked_count', queue, -1)
       note('q:' .. queue)
     else
       reject(items[i])
@@ -204,9 +224,8 @@ end
 
 -- A job counted against its task's concurrency limit is over.
 local function release(task)
-  local key = P .. 'current_concurrency'
   local current = current_count(task)
-  redis.call('HSET', key, task, math.max(0, current - 1))
+  safe_call('HSET', P .. 'current_concurrency', task, math.max(0, current - 1))
   unpark(task)
 end
 
@@ -328,13 +347,16 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
       end
     end
   end
-  if #fields > 0 then chunked('HSET', running_key, fields) end
+  -- The jobs are popped: from here on nothing may stop the script.
+  for s = 1, #fields, 4000 do
+    safe_call('HSET', running_key, unpack(fields, s, math.min(s + 3999, #fields)))
+  end
   for task in pairs(changed) do
-    redis.call('HSET', P .. 'current_concurrency', task, currents[task])
+    safe_call('HSET', P .. 'current_concurrency', task, currents[task])
   end
   for _, item in ipairs(parked) do
-    redis.call('RPUSH', P .. 'parked:' .. item[1], item[2])
-    redis.call('HINCRBY', P .. 'parked_count', queue, 1)
+    safe_call('RPUSH', P .. 'parked:' .. item[1], item[2])
+    safe_call('HINCRBY', P .. 'parked_count', queue, 1)
   end
   if (budget <= 0 or bytes >= max_bytes) and redis.call('LLEN', queue_key) > 0 then
     note('q:' .. queue)  -- looked at enough for one call: wake workers for more

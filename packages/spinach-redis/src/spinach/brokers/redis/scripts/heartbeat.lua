@@ -2,7 +2,9 @@
 -- KEYS[1]: workers (zset id -> last heartbeat); KEYS[2]: this worker's running
 -- jobs (hash); KEYS[3]: this worker's record (hash); KEYS[4]: periodic tasks
 -- (zset token -> next due); KEYS[5]: their definitions (hash);
--- KEYS[6]: when a live worker last declared each of them (hash)
+-- KEYS[6]: when a live worker last declared each of them (hash);
+-- KEYS[7]: jobs this worker adopted and has not settled yet (hash);
+-- KEYS[8]: the next due date of retired periodic tasks (hash)
 -- ARGV: prefix, now, this worker's id, dead threshold (s), longest gap between
 -- two heartbeats of a connected worker (s), then this worker's periodic tasks
 --
@@ -14,20 +16,26 @@
 -- live workers have had a threshold to be heard from again. Time is the
 -- server's: skewed clocks change nothing.
 --
--- Returns {now, registered, dead worker ids joined by spaces, {adopted
--- entries}, {ids of the jobs running here}, {retired periodic tasks},
--- {periodic tasks of this worker without a definition}}; registered is 0 when
--- this worker was no longer registered (declared dead by another worker, or
--- Redis lost its data): it is registered again by this call.
+-- Adopted jobs go to a hash of their own, not to the running jobs: the
+-- worker settles them from there (ack.lua on KEYS[7]), and every heartbeat
+-- returns those still unsettled, so that a lost reply loses none and none is
+-- taken for a job this worker fetched.
+--
+-- Returns {now, this worker's incarnation, dead worker ids joined by spaces,
+-- {adopted entries not settled yet}, {ids of the jobs running here},
+-- {retired periodic tasks}, {periodic tasks of this worker without a
+-- definition}}. The incarnation is the time the worker was (re)registered: a
+-- worker no longer registered (declared dead by another worker, or Redis lost
+-- its data) is registered again by this call, with a new incarnation.
 local now = clock()
 local me = ARGV[3]
 local threshold, max_gap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local last = tonumber(redis.call('ZSCORE', KEYS[1], me))
 local since = tonumber(redis.call('HGET', KEYS[3], 'since'))
-local registered = 1
-if not last then
-  registered = 0
-  redis.call('HSET', KEYS[3], 'started', num(now))
+local incarnation = redis.call('HGET', KEYS[3], 'started')
+if not last or not incarnation then
+  incarnation = num(now)
+  redis.call('HSET', KEYS[3], 'started', incarnation)
 end
 if not last or not since or now - last > max_gap or since > now then since = now end
 redis.call('ZADD', KEYS[1], num(now), me)
@@ -42,16 +50,19 @@ for i = 6, #ARGV do
   end
 end
 
-local dead, adopted, retired = {}, {}, {}
+local dead, retired = {}, {}
 if now - since >= threshold then
   local limit = now - threshold
-  -- Periodic tasks no live worker declared for a threshold are retired.
+  -- Periodic tasks no live worker declared for a threshold are retired; their
+  -- next due date is kept, so that a pool coming back keeps their grid.
   local seen = redis.call('HGETALL', KEYS[6])
   local known = {}
   for i = 1, #seen, 2 do
     local name, at = seen[i], tonumber(seen[i + 1])
     known[name] = true
     if not at or at < limit then
+      local next_at = redis.call('ZSCORE', KEYS[4], name)
+      if next_at then redis.call('HSET', KEYS[8], name, next_at) end
       redis.call('HDEL', KEYS[5], name)
       redis.call('HDEL', KEYS[6], name)
       redis.call('ZREM', KEYS[4], name)
@@ -65,18 +76,20 @@ if now - since >= threshold then
   end
   for _, broker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. num(limit))) do
     if broker ~= me then
-      local key = P .. 'running:' .. broker
-      local entries = redis.call('HGETALL', key)
-      if #entries > 0 then
-        chunked('HSET', KEYS[2], entries)  -- the destination first, then the source
-        for i = 2, #entries, 2 do adopted[#adopted + 1] = entries[i] end
+      -- Its running jobs and those it adopted and never settled.
+      for _, key in ipairs({P .. 'running:' .. broker, P .. 'adopted:' .. broker}) do
+        local entries = redis.call('HGETALL', key)
+        if #entries > 0 then chunked('HSET', KEYS[7], entries) end  -- the destination first
+        redis.call('DEL', key)
       end
-      redis.call('DEL', key)
       redis.call('DEL', P .. 'worker:' .. broker)
       redis.call('ZREM', KEYS[1], broker)
       dead[#dead + 1] = broker
     end
   end
 end
-return {num(now), registered, table.concat(dead, ' '), adopted, redis.call('HKEYS', KEYS[2]),
+local pending = {}
+local adopted = redis.call('HGETALL', KEYS[7])
+for i = 2, #adopted, 2 do pending[#pending + 1] = adopted[i] end
+return {num(now), incarnation, table.concat(dead, ' '), pending, redis.call('HKEYS', KEYS[2]),
         retired, missing}
