@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from spinach.arbiter import UNKNOWN_TASK_GRACE
+from spinach.arbiter import POLITE_DELAY, UNKNOWN_TASK_GRACE
 from spinach.exc import UnknownTaskError
 
 
@@ -24,7 +24,7 @@ def test_job_of_unknown_task_is_handed_back_until_a_worker_knows_it(spin, clock,
     with caplog.at_level(logging.WARNING, logger="spinach.job"):
         spin.start_workers(number=2, block=False)
         # Handed back, due again in a second: the arbiter sleeps until then.
-        assert clock.wait_for_sleepers(1, deadline=clock.time() + 1.0)
+        assert clock.wait_for_sleepers(1, deadline=clock.time() + 1.0 + POLITE_DELAY)
     assert spin.broker.future_jobs_count() == 1
     assert spin.broker.is_queue_empty("spinach")
     assert recorder.count("job_failed") == 0
@@ -32,7 +32,7 @@ def test_job_of_unknown_task_is_handed_back_until_a_worker_knows_it(spin, clock,
 
     # The new version of the code arrives: the job runs, once, unharmed.
     spin.task(lambda: None, name="elsewhere")
-    clock.advance(1.0)
+    clock.advance(1.0 + POLITE_DELAY)
     recorder.wait_count("job_finished", 1, task_name="elsewhere")
     [job] = recorder.jobs("job_started", "elsewhere")
     assert job.retries == 0  # a hand-back is not an attempt
@@ -44,7 +44,7 @@ def test_a_job_dated_long_ago_is_handed_back_not_failed(spin, clock, recorder):
     spin.task(lambda: None, name="known")
     inject(spin, "elsewhere", clock.time() - 2 * UNKNOWN_TASK_GRACE)
     spin.start_workers(number=1, block=False)
-    assert clock.wait_for_sleepers(1, deadline=clock.time() + 1.0)
+    assert clock.wait_for_sleepers(1, deadline=clock.time() + 1.0 + POLITE_DELAY)
     assert spin.broker.future_jobs_count() == 1
     assert recorder.count("job_failed") == 0
 

@@ -49,6 +49,10 @@ job_logger = logging.getLogger("spinach.job")
 UNKNOWN_TASK_GRACE = 3600.0
 #: Most jobs of unknown tasks whose first hand-back a worker remembers.
 _UNKNOWN_REMEMBERED = 100_000
+#: For a minute after it handed a job back, a worker moves due jobs this much
+#: later than due: the workers that know the job's task, due to wake at the
+#: same moment, get to it first instead of racing the one that does not.
+POLITE_DELAY = 0.1
 
 
 class ErrorEpisode:
@@ -127,6 +131,7 @@ class Arbiter:
         # it has been unknown here, whatever its date (a job dated an hour ago
         # is not unknown for an hour).
         self._unknown_since: OrderedDict[str, float] = OrderedDict()
+        self._polite_until = float("-inf")  # monotonic
         self._thread = start_thread(self._run, f"{namespace}-arbiter", start=False)
 
     @property
@@ -185,11 +190,12 @@ class Arbiter:
                 if heartbeat:
                     self._recover_dead_workers()
                     next_heartbeat = mono + broker.heartbeat_interval
+                polite = POLITE_DELAY if mono < self._polite_until else 0.0
                 if (
                     broker.consume_future_changed()
                     or heartbeat
                     or recompute
-                    or (next_due is not None and now >= next_due)
+                    or (next_due is not None and now >= next_due + polite)
                 ):
                     next_due = broker.move_future_jobs()
                     recompute = False
@@ -209,7 +215,8 @@ class Arbiter:
                 continue
             wait = next_heartbeat - clock.monotonic()
             if next_due is not None:
-                wait = min(wait, next_due - clock.time())
+                polite = POLITE_DELAY if clock.monotonic() < self._polite_until else 0.0
+                wait = min(wait, next_due + polite - clock.time())
             broker.wait_for_event(max(0.0, wait))
 
     def _recover_dead_workers(self) -> None:
@@ -258,6 +265,7 @@ class Arbiter:
             # Early in a deploy, soon again; later, less often (1 s to 1 min).
             delay = min(60.0, max(1.0, age / 4))
             job.hand_back(now + delay)
+            self._polite_until = self._broker.clock.monotonic() + 60.0
             self._log_unknown(job, delay)
             self._results.put(job)
             return
