@@ -3,7 +3,8 @@
     python sre2_worker.py --url REDIS_URL --namespace NS --ledger-url URL --ledger KEY [options]
 
 The gated tasks of tests/sre/sre_worker.py (``gated``: 3 retries,
-``gated_once``: none), writing to a ledger on a separate Redis server, plus:
+``gated_once``: none, ``gated_fail``: 3 retries, asks for one at once),
+writing to a ledger on a separate Redis server, plus:
 
 - ``--signing-key HEX``: the Engine signs and checks payloads;
 - ``--max-bytes N``: the Engine's PayloadLimits.max_bytes;
@@ -21,11 +22,12 @@ import argparse
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import redis
 
 from spinach import Engine, RedisBroker, Tasks, signals
+from spinach.exc import RetryException
 from spinach.serialization import PayloadLimits
 
 PID = os.getpid()
@@ -78,6 +80,11 @@ def main() -> None:
         @tasks.task(name="gated_once", max_retries=0)
         def gated_once(token: str) -> None:
             gated_run("gated_once", token)
+
+        @tasks.task(name="gated_fail", max_retries=3)
+        def gated_fail(token: str) -> None:
+            gated_run("gated_fail", token)
+            raise RetryException("try again at once", at=datetime.now(timezone.utc))
 
     for spec in args.periodic:
         name, seconds, *rest = spec.split(":")
