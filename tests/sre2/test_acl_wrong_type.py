@@ -27,18 +27,22 @@ from .conftest import ACL_PASSWORD, documented_acl_rules
 pytestmark = pytest.mark.redis
 
 
+@pytest.mark.parametrize("functions", [False, True], ids=["eval", "functions"])
 def test_a_key_of_the_wrong_type_loses_no_job_under_the_documented_acl_user(
-    redis_server, recorder_for, wait_until
+    redis_server, recorder_for, wait_until, functions
 ):
     namespace = f"sre2acl{uuid.uuid4().hex[:8]}"
     admin = redis_server.client()
-    admin.execute_command("ACL", "SETUSER", namespace, *documented_acl_rules(namespace))
+    rules = documented_acl_rules(namespace, functions=functions)
+    admin.execute_command("ACL", "SETUSER", namespace, *rules)
+    if functions:
+        RedisBroker.install_functions(admin)  # the deploy step the documentation gives
     client = redis.Redis(
         port=admin.connection_pool.connection_kwargs["port"],
         username=namespace,
         password=ACL_PASSWORD,
     )
-    spin = Engine(RedisBroker(client), namespace=namespace)
+    spin = Engine(RedisBroker(client, functions=functions), namespace=namespace)
     rec = recorder_for(namespace)
     ran: list[str] = []
     lock = threading.Lock()
