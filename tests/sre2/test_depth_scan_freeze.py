@@ -46,9 +46,7 @@ def test_setting_aside_one_crafted_payload_takes_bounded_time():
     assert elapsed < 0.5, f"setting aside one 40 KB payload took {elapsed:.1f} s"
 
 
-def test_one_crafted_payload_freezes_a_worker_and_every_worker_that_adopts_it(
-    fresh_redis, ledger
-):
+def test_one_crafted_payload_freezes_a_worker_and_every_worker_that_adopts_it(fresh_redis, ledger):
     """A worker that sets a payload aside must stay alive; it is declared dead instead.
 
     The payload is recorded as running on the frozen worker, so the worker that
