@@ -34,3 +34,14 @@ def make_task(
 ) -> Task:
     period = None if periodicity is None else timedelta(seconds=periodicity)
     return Task(lambda: None, name, queue, max_retries, period, max_concurrency)
+
+
+def heartbeat_for(seconds, clock, *brokers):
+    """Let ``brokers`` heartbeat every interval for ``seconds``; return what they recovered."""
+    step = brokers[0].heartbeat_interval
+    failed = []
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        for broker in brokers:
+            failed += broker.check_dead_workers()
+    return failed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spinach.job import JobStatus
 
-from .helpers import make_job, make_task
+from .helpers import heartbeat_for, make_job, make_task
 
 
 def _finish(broker, jobs):
@@ -67,17 +67,33 @@ def test_raising_the_limit_releases_parked_jobs(broker, clock):
     assert len(broker.get_jobs_from_queue("q", 5)) == 2
 
 
-def test_lifting_the_limit_releases_everything(broker, clock):
+def test_a_limit_is_lifted_once_no_live_worker_declares_it(broker, clock):
     broker.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
     broker.enqueue_jobs([make_job(clock, "limited", max_retries=1) for _ in range(3)])
     [first] = broker.get_jobs_from_queue("q", 5)
+    # A deploy removes the limit: other workers may still run the old code...
     broker.set_concurrency_keys([make_task("limited", max_retries=1)])
+    assert broker.get_jobs_from_queue("q", 5) == []
+    # ...until none of them has declared it for the dead threshold.
+    heartbeat_for(broker.broker_dead_threshold_seconds + 10, clock, broker)
     assert len(broker.get_jobs_from_queue("q", 5)) == 2
     # Finishing the job counted under the old limit leaves no stale counter.
     _finish(broker, [first])
     broker.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
     broker.enqueue_jobs([make_job(clock, "limited", max_retries=1)])
     assert len(broker.get_jobs_from_queue("q", 5)) == 1
+
+
+def test_a_worker_of_another_version_does_not_lift_a_limit(backend, clock):
+    new, old = backend.broker(), backend.broker()
+    for broker in (new, old):
+        broker.start()
+    new.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
+    old.set_concurrency_keys([make_task("limited", max_retries=1)])  # started after the new one
+    new.enqueue_jobs([make_job(clock, "limited", max_retries=1) for _ in range(3)])
+    heartbeat_for(3 * new.broker_dead_threshold_seconds, clock, new, old)
+    assert len(old.get_jobs_from_queue("q", 5)) == 1
+    assert new.get_jobs_from_queue("q", 5) == []
 
 
 def test_retry_of_limited_job_frees_its_slot(broker, clock):

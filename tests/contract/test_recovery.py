@@ -12,18 +12,7 @@ import logging
 
 from spinach.job import JobStatus
 
-from .helpers import make_job, make_task
-
-
-def heartbeat_for(seconds, clock, *brokers):
-    """Let ``brokers`` heartbeat every interval for ``seconds``; return what they recovered."""
-    step = brokers[0].heartbeat_interval
-    failed = []
-    for _ in range(round(seconds / step)):
-        clock.advance(step)
-        for broker in brokers:
-            failed += broker.check_dead_workers()
-    return failed
+from .helpers import heartbeat_for, make_job, make_task
 
 
 def test_dead_worker_jobs_are_recovered_once(backend, clock):
@@ -32,7 +21,8 @@ def test_dead_worker_jobs_are_recovered_once(backend, clock):
     other = backend.broker(broker_dead_threshold_seconds=30)
     for broker in (dead, live, other):
         broker.start()
-    dead.set_concurrency_keys([make_task("limited", max_retries=3, max_concurrency=1)])
+        # Workers of one deployment: each declares the limit of the task.
+        broker.set_concurrency_keys([make_task("limited", max_retries=3, max_concurrency=1)])
     retryable = make_job(clock, "retryable", max_retries=3)
     once = make_job(clock, "once", max_retries=0)
     limited = [make_job(clock, "limited", max_retries=3) for _ in range(2)]

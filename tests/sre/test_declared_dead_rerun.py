@@ -70,7 +70,8 @@ def test_the_retry_of_a_new_run_survives_the_end_of_the_old_run(fresh_redis, led
     # The new run fails: retries=1 < max_retries=3, so it must run a third time.
     ledger.release("f1#2")
     ledger.wait_event(lambda e: e.startswith("end gated_fail f1#2"))
-    third = ledger.watch(10, lambda e: e.startswith(("start gated_fail f1#3", "failed:")))
+    # Its retry comes after exponential_backoff(2): 6 to 12 s.
+    third = ledger.watch(20, lambda e: e.startswith(("start gated_fail f1#3", "failed:")))
     ledger.release("f1#3")
     assert third is not None, (
         "the retry of the new run was silently dropped: no third run, no job_failed, "

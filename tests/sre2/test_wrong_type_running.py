@@ -46,11 +46,12 @@ def test_a_dead_workers_record_of_the_wrong_type_stops_no_live_worker(
         rec.wait_count("job_finished", 1)
         # Once the dead worker is older than the threshold, every heartbeat fails.
         brokers = f"{{{namespace}}}:brokers"
-        wait_until(
-            lambda: admin.zscore(brokers, live.broker.id) - admin.zscore(brokers, dead.id) > 3,
-            timeout=10,
-            what="the dead worker is overdue for adoption",
-        )
+
+        def overdue() -> bool:
+            seen = admin.zscore(brokers, dead.id)
+            return seen is None or admin.zscore(brokers, live.broker.id) - seen > 3
+
+        wait_until(overdue, timeout=10, what="the dead worker is overdue for adoption (or gone)")
         for _ in range(3):
             live.schedule("work")
         finished = rec.wait_for(lambda: rec.count("job_finished") >= 4, timeout=10)

@@ -27,7 +27,11 @@ from .exc import PayloadTooLargeError, SerializationError
 from .job import Job, JobStatus
 from .serialization import DEFAULT_LIMITS, PayloadLimits
 
-__all__ = ["PayloadCodec"]
+__all__ = ["REWRITE_SLACK", "PayloadCodec"]
+
+#: Bytes a payload may grow past ``PayloadLimits.max_bytes`` when workers
+#: rewrite it (a retry's date and count, a signature): readers accept them.
+REWRITE_SLACK = 256
 
 # ,"sig":"<64 hex>"} : the last field of a signed payload.
 _SIG_PREFIX = ',"sig":"'
@@ -105,7 +109,15 @@ class PayloadCodec:
 
         Raise :class:`~spinach.exc.SerializationError` for a payload to set
         aside: over the limits, not exactly a job's, unsigned or forged.
+        The size is checked first and the signature before any parsing, so
+        that a payload costs a bounded amount of work, and a forged one
+        almost none.
         """
+        limit = self.limits.max_bytes + REWRITE_SLACK
+        if len(payload) > limit:
+            raise SerializationError(
+                f"payload of {len(payload)} bytes is larger than the limit of {limit}"
+            )
         if isinstance(payload, (bytes, bytearray)):
             try:
                 text = payload.decode("ascii")
@@ -113,10 +125,6 @@ class PayloadCodec:
                 raise SerializationError(f"payload is not ASCII: {exc}") from exc
         else:
             text = payload
-        if len(text) > self.limits.max_bytes:
-            raise SerializationError(
-                f"payload of {len(text)} bytes is larger than the limit of {self.limits.max_bytes}"
-            )
         signature = None
         if len(text) > _SIG_LENGTH and text[-_SIG_LENGTH:-66] == _SIG_PREFIX:
             signature = text[-66:-2]
@@ -125,13 +133,13 @@ class PayloadCodec:
             unsigned = text[:-_SIG_LENGTH] + "}"
         else:
             unsigned = text
-        job = Job.deserialize(unsigned, status, self.limits)
-        if self._key is None:
-            return job
-        if signature is None:
-            if self._trust_unsigned is not None and self._trust_unsigned(job):
-                return job
-            raise SerializationError("the payload is not signed, and this worker needs signatures")
-        if not hmac.compare_digest(signature, self._signature(unsigned)):
+        forged = self._key is not None and signature is not None
+        if forged and not hmac.compare_digest(str(signature), self._signature(unsigned)):
             raise SerializationError("the payload's signature is not valid (forged or another key)")
-        return job
+        limits = PayloadLimits(limit, self.limits.max_depth)
+        job = Job.deserialize(unsigned, status, limits)
+        if self._key is None or signature is not None:
+            return job
+        if self._trust_unsigned is not None and self._trust_unsigned(job):
+            return job
+        raise SerializationError("the payload is not signed, and this worker needs signatures")

@@ -102,16 +102,22 @@ class Engine:
         self._running = None
 
     def _is_periodic_run(self, job: Job) -> bool:
-        """Whether ``job`` is exactly a run of one of this Engine's periodic tasks."""
+        """Whether an unsigned ``job`` may be trusted as a run the broker made itself.
+
+        Runs of periodic tasks are built by the broker, where the signing key
+        is not: one is trusted when it is exactly such a run (no arguments,
+        no retry yet, the id of its slot) of a task that this Engine knows as
+        periodic, or does not know at all (it is then handed back, never
+        run here: during a deploy, another worker may know it).  Its queue
+        and retries may differ from this Engine's, as they do while a deploy
+        changes them.
+        """
+        if job.task_args or job.task_kwargs or job.retries:
+            return False
+        if job.id_hex != periodic_job_id(self._namespace, job.task_name, job.at_timestamp):
+            return False
         task = self._tasks.get(job.task_name)
-        return (
-            task is not None
-            and task.periodicity is not None
-            and (job.queue, job.max_retries, job.retries) == (task.queue, task.max_retries, 0)
-            and not job.task_args
-            and not job.task_kwargs
-            and job.id_hex == periodic_job_id(self._namespace, job.task_name, job.at_timestamp)
-        )
+        return task is None or task.periodicity is not None
 
     @property
     def namespace(self) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
@@ -52,8 +51,6 @@ class PayloadLimits:
 #: The limits used unless an Engine is given others.
 DEFAULT_LIMITS = PayloadLimits()
 
-# A JSON string (skipped) or a bracket: enough to measure nesting.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 _SCALARS = frozenset((str, int, bool, type(None)))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -169,8 +166,9 @@ def decode(payload: str | bytes, limits: PayloadLimits = DEFAULT_LIMITS) -> Tupl
     """Check a payload against ``limits`` and decode it: return its text and its value.
 
     Raise :class:`SerializationError` if it is larger or nested deeper than
-    the limits allow, not UTF-8, or not JSON; nothing that is refused is
-    decoded, so a hostile payload costs a bounded amount of memory and stack.
+    the limits allow, not UTF-8, or not JSON.  Every step is linear in the
+    size of the payload, which is checked first: a hostile payload costs a
+    bounded amount of time, memory and stack.
     """
     if len(payload) > limits.max_bytes:
         raise SerializationError(
@@ -180,24 +178,28 @@ def decode(payload: str | bytes, limits: PayloadLimits = DEFAULT_LIMITS) -> Tupl
         text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else payload
     except UnicodeDecodeError as exc:
         raise SerializationError(f"payload is not UTF-8: {exc}") from exc
-    _check_depth(text, limits.max_depth)
     try:
-        return text, _DECODER.decode(text)
+        # The C decoder is linear, and bounded by the recursion limit.
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
-        raise SerializationError(f"not a valid JSON payload: {exc}") from exc
+        raise SerializationError(f"not a valid JSON payload: {exc!r:.200}") from exc
+    if _depth(value) > limits.max_depth:
+        raise SerializationError(
+            f"payload nests deeper than the limit of {limits.max_depth} levels"
+        )
+    return text, value
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    if text.count("[") + text.count("{") <= max_depth:
-        return  # fewer brackets than the limit: it cannot nest deeper
-    depth = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token == "[" or token == "{":
-            depth += 1
-            if depth > max_depth:
-                raise SerializationError(
-                    f"payload nests deeper than the limit of {max_depth} levels"
-                )
-        elif token == "]" or token == "}":
-            depth -= 1
+def _depth(value: Any) -> int:
+    """Deepest nesting of lists and dicts in a decoded value, without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if type(item) is list:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in item)
+        elif type(item) is dict:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in item.values())
+    return deepest

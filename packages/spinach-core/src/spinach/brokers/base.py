@@ -34,7 +34,10 @@ The rules every implementation keeps:
   to the front of its queue when a slot frees, so that a crowd of limited
   jobs never slows down the fetching of others.  Counters are changed only
   by fetches, acknowledgements and recovery, never reset by a starting
-  worker.
+  worker.  Limits are merged across versions like periodic tasks: a worker
+  that knows a task without a limit does not lift another worker's; a limit
+  no live worker has declared for ``broker_dead_threshold_seconds`` is
+  lifted.
 - **Periodic tasks** are enqueued by whichever broker finds them due, once
   per period, on a fixed grid (no drift), skipping the periods missed while
   no worker ran (no catch-up storm).  Registries of workers of different
@@ -211,7 +214,11 @@ class Broker(ABC):
 
     @abstractmethod
     def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
-        """Record the ``max_concurrency`` of every task given (``None`` lifts a limit)."""
+        """Declare the ``max_concurrency`` of the tasks given that have one.
+
+        ``None`` lifts nothing at once: the limit is lifted once no live
+        worker has declared it for ``broker_dead_threshold_seconds``.
+        """
 
     @abstractmethod
     def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:

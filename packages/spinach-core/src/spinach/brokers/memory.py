@@ -54,6 +54,8 @@ class _Namespace:
     heartbeats: Dict[str, float] = field(default_factory=dict)
     streaks: Dict[str, float] = field(default_factory=dict)
     max_concurrency: Dict[str, int] = field(default_factory=dict)
+    # task name -> when a live worker last declared its limit
+    max_concurrency_seen: Dict[str, float] = field(default_factory=dict)
     current_concurrency: Dict[str, int] = field(default_factory=dict)
     # task name -> queue name -> payloads waiting for a concurrency slot
     parked: Dict[str, Dict[str, Deque[str]]] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class MemoryBroker(Broker):
         self.store = store if store is not None else MemoryStore()
         self._started = False
         self._declared: List[str] = []  # the periodic tasks this worker declared
+        self._limited: List[str] = []  # the tasks whose limit this worker declared
         # Runs handed out, and runs taken over when declared dead: told apart
         # by their Job object, since one job may be fetched again here.
         self._held: Dict[str, Job] = {}
@@ -211,11 +214,15 @@ class MemoryBroker(Broker):
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
         with self.store.lock:
             space = self._ns
+            now = self.clock.time()
+            self._limited = []
             for task in tasks:
-                if task.max_concurrency is None:
-                    space.max_concurrency.pop(task.name, None)
-                else:
+                # No limit here does not lift another version's: it retires once
+                # no live worker declares it (see check_dead_workers).
+                if task.max_concurrency is not None:
                     space.max_concurrency[task.name] = task.max_concurrency
+                    space.max_concurrency_seen[task.name] = now
+                    self._limited.append(task.name)
                 self._unpark(space, task.name)
 
     def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
@@ -380,10 +387,20 @@ class MemoryBroker(Broker):
             for name in self._declared:
                 if name in space.periodic:
                     space.periodic_seen[name] = now
+            for name in self._limited:
+                if name in space.max_concurrency:
+                    space.max_concurrency_seen[name] = now
             if now - since < self.broker_dead_threshold_seconds:
                 return failed
             limit = now - self.broker_dead_threshold_seconds
             self._retire_periodic(space, limit)
+            for name in [n for n in space.max_concurrency if n not in space.max_concurrency_seen]:
+                space.max_concurrency_seen[name] = now  # set before retirement existed
+            for name, seen in list(space.max_concurrency_seen.items()):
+                if seen < limit:
+                    space.max_concurrency.pop(name, None)
+                    del space.max_concurrency_seen[name]
+                    self._unpark(space, name)
             dead = [b for b, seen in space.heartbeats.items() if seen < limit and b != self.id]
             recovered: List[Job] = []
             for broker_id in dead:

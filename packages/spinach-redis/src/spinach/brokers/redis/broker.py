@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
 from spinach.clock import Clock
+from spinach.codec import REWRITE_SLACK
 from spinach.exc import (
     BrokerConnectionError,
     BrokerError,
@@ -140,6 +141,7 @@ class RedisBroker(Broker):
         self._started = False
         self._periodic_tokens: List[str] = []
         self._periodic_args: List[Any] = []
+        self._limited_tokens: List[str] = []
         self._heartbeat_now = threading.Event()
         self._episode_lock = threading.Lock()
         self._episode: Optional[float] = None  # monotonic start of a run of errors
@@ -516,17 +518,28 @@ class RedisBroker(Broker):
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
         keys = self.keys
         args: List[Any] = [keys.prefix, self._now_arg()]
+        limited = []
         for task in tasks:
             limit = "" if task.max_concurrency is None else task.max_concurrency
             args += (task_token(task.name), limit)
+            if task.max_concurrency is not None:
+                limited.append(task_token(task.name))
+        self._limited_tokens = limited
         if len(args) > 2:
-            self._run("set concurrency limits", "set_concurrency", [keys.max_concurrency], args)
+            self._run(
+                "set concurrency limits",
+                "set_concurrency",
+                [keys.max_concurrency, keys.max_concurrency_seen],
+                args,
+            )
 
     def _fetch_args(self, queue: str, max_jobs: int) -> List[Any]:
         keys = self.keys
         budget = max(100, 10 * max_jobs)
+        largest = self.codec.limits.max_bytes + REWRITE_SLACK
         return [
             keys.prefix, self._now_arg(), self.id, max_jobs, queue, budget, FETCH_MAX_BYTES,
+            largest,
         ]  # fmt: skip
 
     def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
@@ -595,6 +608,8 @@ class RedisBroker(Broker):
             for job in jobs:
                 if self._held.get(job.id_hex) is job:
                     del self._held[job.id_hex]
+                if self._discarded.get(job.id_hex) is job:
+                    del self._discarded[job.id_hex]
 
     def _log_rejected(self, count: int, where: str) -> None:
         logger.error(
@@ -650,8 +665,8 @@ class RedisBroker(Broker):
         for job in jobs:
             if discarded and discarded.get(job.id_hex) is job:
                 # This run was taken over: another worker settled it, and a new
-                # run of the same job may be recorded here now. Send nothing.
-                del discarded[job.id_hex]
+                # run of the same job may be recorded here now. Send nothing
+                # (it is forgotten once a call succeeds: see _release_held).
                 logger.warning(
                     "Job %s of task %r ended as %s on a worker that had been declared dead: "
                     "it was settled by another worker, this outcome is discarded",
@@ -701,20 +716,22 @@ class RedisBroker(Broker):
             [
                 keys.brokers, keys.running(self.id), keys.worker(self.id), keys.periodic,
                 keys.periodic_defs, keys.periodic_seen, keys.adopted(self.id),
-                keys.periodic_retired,
+                keys.periodic_retired, keys.max_concurrency, keys.max_concurrency_seen,
             ],
             [
                 keys.prefix, self._now_arg(), self.id, self.broker_dead_threshold_seconds,
-                2 * self.heartbeat_interval, *self._periodic_tokens,
+                2 * self.heartbeat_interval, len(self._periodic_tokens),
+                *self._periodic_tokens, *self._limited_tokens,
             ],
         )  # fmt: skip
         now_text, incarnation, dead, adopted, own, retired, missing = reply
         now = float(now_text)
         incarnation = _text(incarnation)
+        own_ids = {_text(i) for i in own}
         if self._incarnation is not None and incarnation != self._incarnation:
             # Registered again since this worker last knew: declared dead (even
             # if the reply that said so was lost).
-            self._declared_dead()
+            self._declared_dead(own_ids)
         self._incarnation = incarnation
         self._started = True
         for broker_id in _text(dead).split():
@@ -739,7 +756,7 @@ class RedisBroker(Broker):
                 forever=True,
             )
         failed = self._settle_adopted(adopted, now)
-        orphans = self._orphans({_text(i) for i in own})
+        orphans = self._orphans(own_ids)
         if orphans:
             with self._held_lock:
                 self._held.update((job.id_hex, job) for job in orphans)
@@ -767,9 +784,13 @@ class RedisBroker(Broker):
             self._acknowledge(settle, self.keys.adopted(self.id))
         return [job for job in settle if job.status is JobStatus.FAILED]
 
-    def _declared_dead(self) -> None:
+    def _declared_dead(self, still_recorded: Set[str]) -> None:
+        # The runs still recorded as running here were not taken over (the
+        # registration was lost some other way, e.g. by flush()): kept.
         with self._held_lock:
-            taken, self._held = self._held, {}
+            taken = {i: job for i, job in self._held.items() if i not in still_recorded}
+            for job_id in taken:
+                del self._held[job_id]
         self._discarded.update(taken)
         logger.error(
             "This worker (%s) of namespace %r was declared dead by another worker (or Redis "
@@ -827,7 +848,10 @@ class RedisBroker(Broker):
             pipe.llen(keys.queue(queue))
             pipe.hget(keys.parked_count, queue)
             length, parked = pipe.execute()
-            return int(length) + int(parked or 0)
+            try:
+                return int(length) + max(0, int(parked or 0))
+            except ValueError:  # not a number: repaired by the next fetch that parks
+                return int(length)
 
         return self._retrying("read a queue length", call)
 
@@ -896,6 +920,7 @@ class RedisBroker(Broker):
             doomed += [keys.queue(name) for name in names]
             doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
+            doomed += [keys.max_concurrency_seen]
             doomed += [keys.parked(task) for task in tasks]
             for start in range(0, len(doomed), 500):
                 client.delete(*doomed[start : start + 500])

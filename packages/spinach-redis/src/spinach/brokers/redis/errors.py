@@ -12,11 +12,14 @@ Every error a call to Redis can raise is handled on purpose:
   ``CLUSTERDOWN``.
 
 Those are retried with exponential backoff and jitter, and logged once per
-episode with what to do.  A script run refused by any of them did not
-change anything (Redis refuses a script before it runs, or at its first
-write), so retrying is safe; the scripts that change state carry an
-idempotency token or are idempotent by design.  Every other error (a bug)
-is raised at once as :class:`~spinach.exc.BrokerError`.
+episode with what to do.  A script run refused by any of them changed
+nothing (Redis refuses a script before it runs, or at its first write),
+with one exception: an ACL user lacking a command that a script runs only
+after writing (hence the documented ACL line grants every command the
+scripts use).  Retrying is safe all the same: the scripts that change state
+carry an idempotency token or are idempotent by design, and none removes a
+job before writing it elsewhere.  Every other error (a bug) is raised at
+once as :class:`~spinach.exc.BrokerError`.
 """
 
 from __future__ import annotations

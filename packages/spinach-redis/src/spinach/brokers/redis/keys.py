@@ -45,6 +45,8 @@ class Keys:
         self.batches = prefix + "batches"
         #: hash of task token -> max_concurrency
         self.max_concurrency = prefix + "max_concurrency"
+        #: hash of task token -> when a live worker last declared its limit
+        self.max_concurrency_seen = prefix + "max_concurrency_seen"
         #: hash of task token -> jobs running now
         self.current_concurrency = prefix + "current_concurrency"
         #: hash of queue -> jobs parked for a concurrency slot

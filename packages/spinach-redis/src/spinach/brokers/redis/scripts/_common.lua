@@ -149,10 +149,36 @@ local function safe_call(cmd, key, ...)
   local reply = redis.pcall(cmd, key, ...)
   if type(reply) == 'table' and reply.err then
     if not string.find(reply.err, 'WRONGTYPE', 1, true) then error(reply.err) end
-    redis.call('RENAME', key, key .. ':corrupt')
+    local renamed = redis.pcall('RENAME', key, key .. ':corrupt')
+    if type(renamed) == 'table' and renamed.err then redis.call('DEL', key) end
     return redis.call(cmd, key, ...), true
   end
   return reply, false
+end
+
+-- The number of parked jobs of a queue, counted again from the parked lists.
+local function recount_parked(queue)
+  local count = 0
+  local tasks = safe_call('HKEYS', P .. 'max_concurrency')
+  for _, task in ipairs(tasks) do
+    for _, payload in ipairs(safe_call('LRANGE', P .. 'parked:' .. task, 0, -1)) do
+      local _, _, q = parse_head(payload)
+      if q == queue then count = count + 1 end
+    end
+  end
+  return count
+end
+
+-- Add to the count of parked jobs of a queue; a count that is not a number
+-- is counted again instead of stopping the script.
+local function add_parked(queue, n)
+  local key = P .. 'parked_count'
+  local raw = safe_call('HGET', key, queue)
+  if raw and not string.match(raw, '^%-?%d+$') then
+    safe_call('HSET', key, queue, recount_parked(queue))
+    return
+  end
+  safe_call('HINCRBY', key, queue, n)
 end
 
 -- The number of jobs of a task counted against its limit, recounted from
@@ -161,10 +187,12 @@ end
 local function recount(task)
   local count = 0
   for _, broker in ipairs(redis.call('ZRANGE', P .. 'brokers', 0, -1)) do
-    for _, entry in ipairs(redis.call('HVALS', P .. 'running:' .. broker)) do
-      if string.sub(entry, 1, 1) == '1' then
-        local _, t = parse_head(string.sub(entry, 2))
-        if t == task then count = count + 1 end
+    for _, kind in ipairs({'running:', 'adopted:'}) do
+      for _, entry in ipairs(safe_call('HVALS', P .. kind .. broker)) do
+        if string.sub(entry, 1, 1) == '1' then
+          local _, t = parse_head(string.sub(entry, 2))
+          if t == task then count = count + 1 end
+        end
       end
     end
   end
@@ -207,19 +235,21 @@ local function unpark(task)
   local n = count
   if max then n = math.min(count, max - current_count(task)) end
   if n <= 0 then return end
-  local items = redis.call('LRANGE', parked, 0, n - 1)
+  local items = safe_call('LRANGE', parked, 0, n - 1)
+  local moved = {}
   for i = #items, 1, -1 do
     local _, _, queue = parse_head(items[i])
     if queue then
       redis.call('LPUSH', P .. 'queue:' .. queue, items[i])
       redis.call('SADD', P .. 'queues', queue)
-      safe_call('HINCRBY', P .. 'parked_count', queue, -1)
+      moved[queue] = (moved[queue] or 0) + 1
       note('q:' .. queue)
     else
       reject(items[i])
     end
   end
-  redis.call('LTRIM', parked, n, -1)
+  safe_call('LTRIM', parked, #items, -1)  -- the destination first, then the source
+  for queue, count in pairs(moved) do add_parked(queue, -count) end
 end
 
 -- A job counted against its task's concurrency limit is over.
@@ -253,7 +283,11 @@ local function acknowledge(running_key, future_key, first, last)
   local ids = {}
   for i = first, last, 4 do ids[#ids + 1] = ARGV[i] end
   if #ids == 0 then return 0 end
-  local held = chunked_list('HMGET', running_key, ids)
+  local held = {}
+  for s = 1, #ids, 1000 do
+    local part = safe_call('HMGET', running_key, unpack(ids, s, math.min(s + 999, #ids)))
+    for _, v in ipairs(part) do held[#held + 1] = v end
+  end
   local pushes = new_pushes()
   local n, settled, releases = 0, 0, {}
   local now  -- read only if a retry or a hand-back needs it: TIME is a command
@@ -297,7 +331,7 @@ end
 -- parked, not skipped over, so the next call does not look at them again.
 -- Unreadable payloads are set aside in the rejected list.
 -- Returns {rejected count, payloads...}.
-local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
+local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max_payload)
   local limited = redis.call('EXISTS', P .. 'max_concurrency') == 1
   local maxes, currents, changed = {}, {}, {}
   local out, fields, rejected, bytes = {}, {}, 0, 0
@@ -313,7 +347,7 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
         break
       end
       local id, task = parse_head(payload)
-      if not id then
+      if not id or #payload > max_payload then
         reject(payload)
         rejected = rejected + 1
       else
@@ -356,8 +390,8 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes)
   end
   for _, item in ipairs(parked) do
     safe_call('RPUSH', P .. 'parked:' .. item[1], item[2])
-    safe_call('HINCRBY', P .. 'parked_count', queue, 1)
   end
+  if #parked > 0 then add_parked(queue, #parked) end
   if (budget <= 0 or bytes >= max_bytes) and redis.call('LLEN', queue_key) > 0 then
     note('q:' .. queue)  -- looked at enough for one call: wake workers for more
   end

@@ -3,17 +3,18 @@
 -- KEYS[1]: the queue (list); KEYS[2]: this worker's running jobs (hash);
 -- KEYS[3]: future jobs (zset); KEYS[4]: workers (zset)
 -- ARGV: prefix, now, worker id, max jobs, queue name, most payloads to look
--- at, most bytes to take, then (job id, outcome, target, payload) of each
--- finished job
+-- at, most bytes to take, largest payload, then (job id, outcome, target,
+-- payload) of each finished job
 -- A worker no longer registered (declared dead) fetches nothing: nobody would
 -- recover what it took. Returns {-1} then, else what fetch() returns.
-acknowledge(KEYS[2], KEYS[3], 8, #ARGV)
+acknowledge(KEYS[2], KEYS[3], 9, #ARGV)
 local out = {0}
 if tonumber(ARGV[4]) > 0 then
   if not redis.call('ZSCORE', KEYS[4], ARGV[3]) then
     out = {-1}
   else
-    out = fetch(KEYS[1], KEYS[2], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
+    out = fetch(KEYS[1], KEYS[2], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]),
+      tonumber(ARGV[7]), tonumber(ARGV[8]))
   end
 end
 publish()

@@ -4,9 +4,12 @@
 -- (zset token -> next due); KEYS[5]: their definitions (hash);
 -- KEYS[6]: when a live worker last declared each of them (hash);
 -- KEYS[7]: jobs this worker adopted and has not settled yet (hash);
--- KEYS[8]: the next due date of retired periodic tasks (hash)
+-- KEYS[8]: the next due date of retired periodic tasks (hash);
+-- KEYS[9]: concurrency limits (hash); KEYS[10]: when a live worker last
+-- declared each limit (hash)
 -- ARGV: prefix, now, this worker's id, dead threshold (s), longest gap between
--- two heartbeats of a connected worker (s), then this worker's periodic tasks
+-- two heartbeats of a connected worker (s), the number of this worker's
+-- periodic tasks, then those tasks, then the tasks whose limit it declares
 --
 -- The rule (docs/internals.md, "Proof of death"): a worker is current while
 -- its own heartbeats go through no further apart than the longest gap; it may
@@ -42,12 +45,16 @@ redis.call('ZADD', KEYS[1], num(now), me)
 redis.call('HSET', KEYS[3], 'since', num(since))
 
 local missing = {}
-for i = 6, #ARGV do
+local periodic_end = 6 + tonumber(ARGV[6])
+for i = 7, periodic_end do
   if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 1 then
     redis.call('HSET', KEYS[6], ARGV[i], num(now))
   else
     missing[#missing + 1] = ARGV[i]
   end
+end
+for i = periodic_end + 1, #ARGV do
+  if safe_call('HEXISTS', KEYS[9], ARGV[i]) == 1 then safe_call('HSET', KEYS[10], ARGV[i], num(now)) end
 end
 
 local dead, retired = {}, {}
@@ -74,11 +81,25 @@ if now - since >= threshold then
       redis.call('HSET', KEYS[6], name, num(now))
     end
   end
+  -- Concurrency limits no live worker declared for a threshold are lifted.
+  local declared = {}
+  local limit_seen = safe_call('HGETALL', KEYS[10])
+  for i = 1, #limit_seen, 2 do declared[limit_seen[i]] = tonumber(limit_seen[i + 1]) end
+  for _, task in ipairs(safe_call('HKEYS', KEYS[9])) do
+    local at = declared[task]
+    if not at then
+      safe_call('HSET', KEYS[10], task, num(now))  -- set before this existed: a grace period
+    elseif at < limit then
+      safe_call('HDEL', KEYS[9], task)
+      safe_call('HDEL', KEYS[10], task)
+      unpark(task)
+    end
+  end
   for _, broker in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. num(limit))) do
     if broker ~= me then
       -- Its running jobs and those it adopted and never settled.
       for _, key in ipairs({P .. 'running:' .. broker, P .. 'adopted:' .. broker}) do
-        local entries = redis.call('HGETALL', key)
+        local entries = safe_call('HGETALL', key)
         if #entries > 0 then chunked('HSET', KEYS[7], entries) end  -- the destination first
         redis.call('DEL', key)
       end
@@ -89,7 +110,7 @@ if now - since >= threshold then
   end
 end
 local pending = {}
-local adopted = redis.call('HGETALL', KEYS[7])
+local adopted = safe_call('HGETALL', KEYS[7])
 for i = 2, #adopted, 2 do pending[#pending + 1] = adopted[i] end
-return {num(now), incarnation, table.concat(dead, ' '), pending, redis.call('HKEYS', KEYS[2]),
+return {num(now), incarnation, table.concat(dead, ' '), pending, safe_call('HKEYS', KEYS[2]),
         retired, missing}
