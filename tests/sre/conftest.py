@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,9 @@ class Ledger:
     def __init__(self, ledger_server: Any, tmp_path: Path) -> None:
         self.ledger = ledger_server.client(socket_timeout=None)
         self.ledger_url = ledger_server.url
-        n = next(_ids)
+        # Random too: tests/sre2 loads this module a second time, with a
+        # counter of its own, in the same process.
+        n = f"{next(_ids)}{uuid.uuid4().hex[:6]}"
         self.namespace = f"sre{os.getpid()}x{n}"
         self.key = f"sreledger:{os.getpid()}:{n}"
         self.logs = tmp_path / "logs"
