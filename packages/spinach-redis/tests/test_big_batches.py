@@ -16,7 +16,7 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Chunks of 100 jobs, so that tests stage many with few jobs."""
+    """Chunks of 100 jobs (one call up to 200), so that tests stage many with few jobs."""
     monkeypatch.setattr(broker, "BATCH_CHUNK_JOBS", 100)
 
 

@@ -47,9 +47,11 @@ IDEMPOTENCY_TTL_MS = 120_000
 MOVE_BATCH = 1000
 #: Most jobs acknowledged in one call (scripts take their arguments on the stack).
 ACK_BATCH = 1000
-#: Most jobs, and bytes of payloads, sent in one call of a batch: larger
-#: batches are staged in chunks and committed at once (see enqueue_jobs), so
-#: that no call keeps Redis busy for long whatever the batch's size.
+#: Most jobs, and bytes of payloads, staged in one call of a large batch
+#: (see enqueue_jobs), so that no call keeps Redis busy for long whatever the
+#: batch's size. A batch of up to twice as much goes in one call (enqueuing
+#: costs Redis less per job than staging and moving: 10,000 jobs block other
+#: clients about 10 ms).
 BATCH_CHUNK_JOBS = 5000
 BATCH_CHUNK_BYTES = 2 * 1024 * 1024
 #: How long the staged chunks of an uncommitted batch are kept.
@@ -397,7 +399,7 @@ class RedisBroker(Broker):
 
         Jobs with a date are queued at once or kept for later by the script,
         with the server's clock: a producer whose clock is off never makes a
-        job start early.  Up to ``BATCH_CHUNK_JOBS`` jobs (and
+        job start early.  Up to ``2 * BATCH_CHUNK_JOBS`` jobs (and twice
         ``BATCH_CHUNK_BYTES``) go in one round trip; a larger batch is
         staged in chunks, invisible to workers, then committed in one atomic
         step, after which it is moved to its queues in bounded calls: all of
@@ -416,7 +418,7 @@ class RedisBroker(Broker):
                 entries += ("q", job.queue, payload)
             else:  # the script decides with the server's clock
                 entries += ("a", repr(job.at_timestamp), payload)
-        if len(jobs) <= BATCH_CHUNK_JOBS and size <= BATCH_CHUNK_BYTES:
+        if len(jobs) <= 2 * BATCH_CHUNK_JOBS and size <= 2 * BATCH_CHUNK_BYTES:
             statuses = self._enqueue_at_once(entries)
         else:
             statuses = self._enqueue_staged(entries)
