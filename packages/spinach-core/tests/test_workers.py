@@ -342,3 +342,35 @@ def test_threads_have_names(real_spin):
     assert {f"{ns}-worker-1", f"{ns}-worker-2", f"{ns}-arbiter"} <= names
     real_spin.stop_workers()
     assert not ({t.name for t in threading.enumerate()} & names)
+
+
+def test_starting_again_waits_for_a_run_still_draining(real_spin, recorder, engines):
+    release = threading.Event()
+
+    @real_spin.task(name="last")
+    def last():
+        real_spin.stop_workers()  # returns at once: the run drains in another thread
+        release.wait(10)
+
+    @real_spin.task(name="next")
+    def next_job():
+        pass
+
+    real_spin.schedule(last)
+    real_spin.start_workers(number=1, block=False)
+    recorder.wait_count("job_started", 1)
+    restarted = threading.Event()
+
+    def start_again():
+        real_spin.start_workers(number=1, block=False)
+        restarted.set()
+
+    starter = threading.Thread(target=start_again, name="test-starter")
+    starter.start()
+    assert not restarted.wait(0.2)  # the old run still drains: nothing starts meanwhile
+    release.set()
+    assert restarted.wait(10)
+    starter.join(10)
+    # The old run's end stopped nothing of the new one: a job runs at once.
+    real_spin.schedule(next_job)
+    recorder.wait_count("job_finished", 1, task_name="next", timeout=3)

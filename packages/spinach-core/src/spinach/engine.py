@@ -92,6 +92,7 @@ class Engine:
         self._by_func: Dict[Callable[..., Any], Optional[Task]] = {}
         self._own_tasks = Tasks()
         self._running: Optional[_Running] = None
+        self._last_run: Optional[_Running] = None  # may still be draining
         self.attach_tasks(self._own_tasks)
         renew_after_fork(self)
 
@@ -100,6 +101,7 @@ class Engine:
         # forking thread survives a fork): the child may start its own.
         self._lock = threading.RLock()
         self._running = None
+        self._last_run = None
 
     def _is_periodic_run(self, job: Job) -> bool:
         """Whether an unsigned ``job`` may be trusted as a run the broker made itself.
@@ -419,6 +421,11 @@ class Engine:
             raise WorkersError(
                 f"workers_class must be a BaseWorkers subclass, not {workers_class!r}"
             )
+        previous = self._last_run
+        if previous is not None and previous is not self._running and not in_job():
+            # A run stopped from one of its tasks may still be draining; it
+            # stops the broker when done: start once it is.
+            previous.stopped.wait()
         handlers = _StopSignals() if block and _in_main_thread() else None
         try:
             if handlers is not None:
@@ -435,7 +442,7 @@ class Engine:
                 if handlers is not None:
                     running.on_stopped = handlers.wake
                 running.arbiter.start()
-                self._running = running
+                self._running = self._last_run = running
             logger.info(
                 "Started %d %s on queue %r of namespace %r",
                 number,
