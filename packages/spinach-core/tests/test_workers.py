@@ -346,10 +346,12 @@ def test_threads_have_names(real_spin):
 
 def test_starting_again_waits_for_a_run_still_draining(real_spin, recorder, engines):
     release = threading.Event()
+    stopping = threading.Event()
 
     @real_spin.task(name="last")
     def last():
         real_spin.stop_workers()  # returns at once: the run drains in another thread
+        stopping.set()
         release.wait(10)
 
     @real_spin.task(name="next")
@@ -358,7 +360,7 @@ def test_starting_again_waits_for_a_run_still_draining(real_spin, recorder, engi
 
     real_spin.schedule(last)
     real_spin.start_workers(number=1, block=False)
-    recorder.wait_count("job_started", 1)
+    assert stopping.wait(10)
     restarted = threading.Event()
 
     def start_again():
@@ -374,3 +376,23 @@ def test_starting_again_waits_for_a_run_still_draining(real_spin, recorder, engi
     # The old run's end stopped nothing of the new one: a job runs at once.
     real_spin.schedule(next_job)
     recorder.wait_count("job_finished", 1, task_name="next", timeout=3)
+
+
+def test_starting_from_a_job_of_a_draining_run_is_refused(real_spin, recorder, engines):
+    outcome = {}
+
+    @real_spin.task(name="restart")
+    def restart():
+        real_spin.stop_workers()
+        try:
+            real_spin.start_workers(number=1, block=False)
+        except WorkersError as exc:
+            outcome["error"] = exc
+
+    real_spin.schedule(restart)
+    real_spin.start_workers(number=1, block=False)
+    recorder.wait_count("job_finished", 1, task_name="restart")
+    assert "start new ones from outside a job" in str(outcome["error"])
+    # The refused start left the draining run alone: it stops, and a new start works.
+    real_spin.start_workers(number=1, block=False)
+    real_spin.stop_workers()

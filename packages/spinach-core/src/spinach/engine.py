@@ -415,34 +415,48 @@ class Engine:
         outage, which it rides out), a blocking call raises
         :class:`~spinach.exc.WorkersError` once the running jobs are over,
         so that the process exits and its supervisor restarts it.
+
+        Workers stopped from one of their jobs drain in the background; a
+        new start waits until they have, and raises
+        :class:`~spinach.exc.WorkersError` if called from a job meanwhile.
         """
         validate_name("queue", queue, WorkersError)
         if not (isinstance(workers_class, type) and issubclass(workers_class, BaseWorkers)):
             raise WorkersError(
                 f"workers_class must be a BaseWorkers subclass, not {workers_class!r}"
             )
-        previous = self._last_run
-        if previous is not None and previous is not self._running and not in_job():
-            # A run stopped from one of its tasks may still be draining; it
-            # stops the broker when done: start once it is.
-            previous.stopped.wait()
         handlers = _StopSignals() if block and _in_main_thread() else None
         try:
             if handlers is not None:
                 handlers.install()  # before anything starts: ^C at any time stops cleanly
-            with self._lock:
-                if self._running is not None:
-                    raise WorkersError(
-                        f"workers of the Engine of namespace {self._namespace!r} are already "
-                        "running; stop them before starting new ones"
-                    )
-                # Everything is started before the Engine says it runs: a
-                # stop_workers() from another thread waits on the lock until then.
-                running = self._start(number, queue, stop_when_queue_empty, workers_class)
-                if handlers is not None:
-                    running.on_stopped = handlers.wake
-                running.arbiter.start()
-                self._running = self._last_run = running
+            while True:
+                with self._lock:
+                    if self._running is not None:
+                        raise WorkersError(
+                            f"workers of the Engine of namespace {self._namespace!r} are "
+                            "already running; stop them before starting new ones"
+                        )
+                    # A run stopped from one of its tasks may still be draining;
+                    # it stops the broker when done: start once it is. Checked
+                    # under the lock, so that a stop beginning now is seen.
+                    draining = self._last_run
+                    if draining is not None and not draining.stopped.is_set() and in_job():
+                        # Waiting would deadlock (the job keeps the run draining) and
+                        # starting now would have that run stop the broker under us.
+                        raise WorkersError(
+                            f"the previous workers of namespace {self._namespace!r} are "
+                            "still stopping; start new ones from outside a job"
+                        )
+                    if draining is None or draining.stopped.is_set():
+                        # Everything is started before the Engine says it runs: a
+                        # stop_workers() from another thread waits on the lock until then.
+                        running = self._start(number, queue, stop_when_queue_empty, workers_class)
+                        if handlers is not None:
+                            running.on_stopped = handlers.wake
+                        running.arbiter.start()
+                        self._running = self._last_run = running
+                        break
+                draining.stopped.wait()
             logger.info(
                 "Started %d %s on queue %r of namespace %r",
                 number,
