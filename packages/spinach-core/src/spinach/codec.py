@@ -60,6 +60,9 @@ class PayloadCodec:
         if signing_key is not None and (not isinstance(signing_key, bytes) or not signing_key):
             raise TypeError("signing_key must be non-empty bytes, e.g. os.urandom(32)")
         self.limits = limits
+        # What a stored payload may take: a rewrite (retry count, date) may
+        # have grown it a little past what was checked at schedule time.
+        self._read_limits = PayloadLimits(limits.max_bytes + REWRITE_SLACK, limits.max_depth)
         self._key = signing_key
         self._trust_unsigned = trust_unsigned
 
@@ -113,7 +116,7 @@ class PayloadCodec:
         that a payload costs a bounded amount of work, and a forged one
         almost none.
         """
-        limit = self.limits.max_bytes + REWRITE_SLACK
+        limit = self._read_limits.max_bytes
         if len(payload) > limit:
             raise SerializationError(
                 f"payload of {len(payload)} bytes is larger than the limit of {limit}"
@@ -136,8 +139,7 @@ class PayloadCodec:
         forged = self._key is not None and signature is not None
         if forged and not hmac.compare_digest(str(signature), self._signature(unsigned)):
             raise SerializationError("the payload's signature is not valid (forged or another key)")
-        limits = PayloadLimits(limit, self.limits.max_depth)
-        job = Job.deserialize(unsigned, status, limits)
+        job = Job.deserialize(unsigned, status, self._read_limits)
         if self._key is None or signature is not None:
             return job
         if self._trust_unsigned is not None and self._trust_unsigned(job):

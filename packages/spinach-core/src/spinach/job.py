@@ -255,14 +255,23 @@ class Job:
             if type(data) is not dict:
                 raise TypeError("the payload is not a JSON object")
             values = [data[field] for field in _FIELDS]
-            wrong = [
-                field
-                for field, value, kind in zip(_FIELDS, values, _TYPES)
-                if type(value) is not kind and type(value) not in _ALSO.get(kind, ())
-            ]
-            if wrong:
-                raise TypeError(f"field {wrong[0]!r} has the wrong type")
             job_id, task_name, queue, at, max_retries, retries, args, kwargs = values
+            if not (
+                type(job_id) is str
+                and type(task_name) is str
+                and type(queue) is str
+                and (type(at) is float or type(at) is int)  # a bool is never a date
+                and type(max_retries) is int
+                and type(retries) is int
+                and type(args) is list
+                and type(kwargs) is dict
+            ):
+                wrong = next(
+                    field
+                    for field, value, kind in zip(_FIELDS, values, _TYPES)
+                    if type(value) is not kind and type(value) not in _ALSO.get(kind, ())
+                )
+                raise TypeError(f"field {wrong!r} has the wrong type")
             if len(job_id) != 32 or not _HEX.issuperset(job_id):
                 raise ValueError(f"job id {job_id!r} is not 32 hex digits")
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
@@ -338,10 +347,14 @@ def _check_canonical(text: str, data: Dict[str, Any]) -> None:
         serialization.dumps(data["args"]),
         serialization.dumps(data["kwargs"]),
     )
-    extra = "".join(
-        f",{_json_string(key)}:{serialization.dumps(value)}"
-        for key, value in data.items()
-        if key not in _KNOWN
+    extra = (
+        ""
+        if len(data) == len(_FIELDS)  # the usual case: no field of a newer version
+        else "".join(
+            f",{_json_string(key)}:{serialization.dumps(value)}"
+            for key, value in data.items()
+            if key not in _KNOWN
+        )
     )
     if text[end:] != rest + extra + "}":
         raise ValueError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from json.scanner import make_scanner
 from typing import Any, Dict, Tuple
 
 from .exc import SerializationError
@@ -55,6 +56,9 @@ DEFAULT_LIMITS = PayloadLimits()
 _SCALARS = frozenset((str, int, bool, type(None)))
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder()
+# The decoder's scanner (the C one where available), called without the
+# decoder's whitespace handling.
+_SCAN = make_scanner(_DECODER)  # type: ignore[arg-type]  # typeshed wants a scanner
 
 
 def _unencodable(value: Any) -> Any:
@@ -179,11 +183,20 @@ def decode(payload: str | bytes, limits: PayloadLimits = DEFAULT_LIMITS) -> Tupl
     except UnicodeDecodeError as exc:
         raise SerializationError(f"payload is not UTF-8: {exc}") from exc
     try:
-        # The C decoder is linear, and bounded by the recursion limit.
-        value = _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
-        raise SerializationError(f"not a valid JSON payload: {exc!r:.200}") from exc
-    if _depth(value) > limits.max_depth:
+        # The C scanner is linear, and bounded by the recursion limit. Called
+        # directly, it skips the decoder's two whitespace matches: payloads
+        # written by Spinach have no whitespace around them.
+        value, end = _SCAN(text, 0)
+        if end != len(text):
+            raise ValueError("trailing data")
+    except (StopIteration, ValueError, RecursionError):
+        try:  # whitespace around the value, or the decoder's own error message
+            value = _DECODER.decode(text)
+        except (ValueError, RecursionError) as exc:
+            raise SerializationError(f"not a valid JSON payload: {exc!r:.200}") from exc
+    # Each level of nesting opens a bracket: with no more brackets than the
+    # limit (the usual case), the value cannot nest deeper than it.
+    if text.count("[") + text.count("{") > limits.max_depth and _depth(value) > limits.max_depth:
         raise SerializationError(
             f"payload nests deeper than the limit of {limits.max_depth} levels"
         )
