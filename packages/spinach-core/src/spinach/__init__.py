@@ -20,7 +20,8 @@ from .brokers.memory import MemoryBroker
 from .clock import ManualClock, SystemClock
 from .engine import Engine
 from .exc import AbortException, RetryException, SpinachError
-from .job import Job, JobStatus
+from .job import Job, JobError, JobStatus
+from .runner import current_job
 from .task import Batch, Tasks
 from .worker import AsyncioWorkers, ThreadWorkers
 
@@ -33,6 +34,7 @@ __all__ = [
     "Batch",
     "Engine",
     "Job",
+    "JobError",
     "JobStatus",
     "ManualClock",
     "MemoryBroker",
@@ -43,6 +45,7 @@ __all__ = [
     "Tasks",
     "ThreadWorkers",
     "__version__",
+    "current_job",
     "signals",
 ]
 

@@ -8,17 +8,24 @@ import select
 import signal
 import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from ._forks import renew_after_fork
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .codec import PayloadCodec
-from .exc import InvalidTaskError, SpinachError, UnknownTaskError, WorkersError
-from .job import Job, JobStatus, new_job_id, periodic_job_id
+from .exc import (
+    InvalidTaskError,
+    JobNotFoundError,
+    SpinachError,
+    UnknownTaskError,
+    WorkersError,
+)
+from .job import _MAX_TRACK, Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
 from .serialization import DEFAULT_LIMITS, PayloadLimits, check_arguments
@@ -26,9 +33,38 @@ from .task import DEFAULT_QUEUE, Batch, Task, TaskRef, Tasks, validate_name
 from .utils import start_thread, to_timestamp
 from .worker import BaseWorkers, ThreadWorkers
 
-__all__ = ["Engine"]
+__all__ = ["DEFAULT_FINISHED_JOBS_TTL", "Engine", "JobId"]
 
 logger = logging.getLogger("spinach.engine")
+
+#: A job's id as the following methods take it: a UUID or its text.
+JobId = Union[uuid.UUID, str]
+
+#: How long the record of a finished tracked job is kept by default.
+DEFAULT_FINISHED_JOBS_TTL = timedelta(days=1)
+
+
+def _ttl_seconds(ttl: Union[timedelta, float]) -> int:
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"finished_jobs_ttl must be a timedelta or seconds, not {ttl!r}")
+    if not 1 <= seconds <= _MAX_TRACK:
+        raise ValueError(
+            f"finished_jobs_ttl must be between 1 second and 10 years, not {seconds!r} seconds"
+        )
+    return int(seconds)
+
+
+def _job_id_hex(job_id: object) -> str:
+    """The 32 hex digits of a job id given as a UUID or its text; TypeError/ValueError else."""
+    if isinstance(job_id, uuid.UUID):
+        return job_id.hex
+    if not isinstance(job_id, str):
+        raise TypeError(f"a job id is a UUID or a str, not {type(job_id).__name__}")
+    try:
+        return uuid.UUID(job_id).hex
+    except ValueError:
+        raise ValueError(f"{job_id!r} is not a job id (a UUID)") from None
 
 
 @dataclass
@@ -69,6 +105,13 @@ class Engine:
         and workers set aside the unsigned and forged ones, for a Redis
         shared with less trusted code.  Off by default; see
         :mod:`spinach.codec`.
+    :arg track_jobs: keep a record of every job of the tasks whose ``track``
+        option is ``None`` (the default), so that :meth:`get_job` finds them
+        and :meth:`cancel` can cancel them.  Off by default: a record costs
+        Redis commands for every job (see the chapter "Following jobs").
+    :arg finished_jobs_ttl: how long the record of a finished tracked job
+        is kept (a ``timedelta``, or seconds), one day by default; records of
+        jobs not finished yet are kept until they are.
     """
 
     def __init__(
@@ -78,7 +121,13 @@ class Engine:
         *,
         payload_limits: PayloadLimits = DEFAULT_LIMITS,
         signing_key: Optional[bytes] = None,
+        track_jobs: bool = False,
+        finished_jobs_ttl: Union[timedelta, float] = DEFAULT_FINISHED_JOBS_TTL,
     ) -> None:
+        if not isinstance(track_jobs, bool):
+            raise TypeError(f"track_jobs must be True or False, not {track_jobs!r}")
+        self._track_jobs = track_jobs
+        self._record_ttl = _ttl_seconds(finished_jobs_ttl)
         broker.namespace = namespace  # validates the name, binds the broker once
         if not isinstance(payload_limits, PayloadLimits):
             raise TypeError(f"payload_limits must be a PayloadLimits, not {payload_limits!r}")
@@ -256,6 +305,9 @@ class Engine:
             JobStatus.NOT_SET,
         )
         job._asap = at is None
+        job._engine = self
+        if task.track or (task.track is None and self._track_jobs):
+            job.track = self._record_ttl
         self._broker.codec.prepare(job)  # too large: refused here, in the caller
         return job
 
@@ -387,6 +439,71 @@ class Engine:
             "await its function instead"
         )
 
+    # -- following jobs -------------------------------------------------
+
+    def get_job(self, job_id: JobId) -> Optional[Job]:
+        """Return the current state of a tracked job, or ``None`` if there is no record of it.
+
+        The :class:`~spinach.job.Job` returned carries its record: status,
+        task, queue, arguments, retries, ``at``, when it was enqueued,
+        started and finished, the worker that runs or ran it, the error of
+        its last failed attempt, and whether its cancellation was requested.
+        Only tracked jobs have a record (see ``track_jobs``); a finished
+        job's record is forgotten after ``finished_jobs_ttl``.
+
+        :arg job_id: the job's id, a :class:`uuid.UUID` or its string form
+            (with or without dashes)
+        :raises ValueError: if ``job_id`` is not a job id
+        """
+        job = self._broker.get_job(_job_id_hex(job_id))
+        if job is not None:
+            job._engine = self
+        return job
+
+    def cancel(self, job_id: JobId) -> JobStatus:
+        """Cancel a tracked job; return its status once the request is made.
+
+        - A job not started yet (queued, due later, waiting for a
+          concurrency slot, or waiting for a retry) is removed atomically:
+          it never starts, even if a worker is fetching at that instant.
+          Returns ``JobStatus.CANCELLED``.
+        - A running job is asked to stop: an async task is cancelled at its
+          next ``await``; a task running on a thread sees
+          ``spinach.current_job().cancel_requested`` become true (see
+          :meth:`~spinach.job.Job.raise_if_cancelled`).  Returns
+          ``JobStatus.RUNNING``; the job ends ``CANCELLED`` if it stops
+          because of the request.
+        - A finished job is left alone; its final status is returned.
+
+        :raises spinach.exc.JobNotFoundError: if there is no record of the
+            job (unknown id, a job not tracked, or its record expired)
+        """
+        return self.cancel_jobs([job_id])[0]
+
+    def cancel_jobs(self, job_ids: Sequence[Union[JobId, Job]]) -> List[JobStatus]:
+        """Cancel several tracked jobs (a whole batch) in one atomic call.
+
+        Each one as :meth:`cancel` does; returns their statuses in order.
+        No job is cancelled if one of them has no record.
+
+        :raises spinach.exc.JobNotFoundError: naming the first job without a record
+        """
+        ids = [j.id_hex if isinstance(j, Job) else _job_id_hex(j) for j in job_ids]
+        if not ids:
+            return []
+        statuses = self._broker.cancel_jobs(ids)
+        for job_id, status in zip(ids, statuses):
+            if status is None:
+                raise self._not_found(job_id)
+        return [status for status in statuses if status is not None]
+
+    def _not_found(self, job_id_hex: str) -> JobNotFoundError:
+        return JobNotFoundError(
+            f"no record of job {uuid.UUID(hex=job_id_hex)} in namespace {self._namespace!r}: "
+            "unknown id, a job of a task that is not tracked (track=True), or its record "
+            "expired"
+        )
+
     # -- workers --------------------------------------------------------
 
     def start_workers(
@@ -488,6 +605,7 @@ class Engine:
         runner = JobRunner(self._namespace, self._tasks_get, broker.clock)
         results = Results()
         workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
+        broker.on_cancel_requested = workers.request_cancel
         try:
             broker.start(queue)
             tasks = list(self._tasks.values())

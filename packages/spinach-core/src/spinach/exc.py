@@ -100,6 +100,24 @@ class JobInterruptedError(JobLostError):
     """
 
 
+class JobNotFoundError(SpinachError, LookupError):
+    """No record of this job: unknown id, a job not tracked, or its record expired.
+
+    Only tracked jobs have a record (``track=True`` on the task, or
+    ``Engine(track_jobs=True)``); a finished job's record is kept for the
+    job's tracking time, then forgotten.
+    """
+
+
+class JobCancelledError(SpinachError):
+    """Raised by a task that stops because its job's cancellation was requested.
+
+    :meth:`spinach.job.Job.raise_if_cancelled` raises it; a job
+    whose cancellation was requested and that ends with it (or with
+    :class:`asyncio.CancelledError`) is ``CANCELLED``: it is not retried.
+    """
+
+
 class BrokerError(SpinachError):
     """The broker could not carry out an operation."""
 

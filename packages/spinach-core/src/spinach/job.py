@@ -7,15 +7,17 @@ import hashlib
 import json
 import os
 import re
+import traceback
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Optional, Tuple
 
 from . import serialization
-from .exc import SerializationError
+from .exc import JobCancelledError, SerializationError, SpinachError
 from .utils import from_timestamp, to_timestamp
 
-__all__ = ["Job", "JobStatus", "has_job_head", "new_job_id", "periodic_job_id"]
+__all__ = ["Job", "JobError", "JobStatus", "has_job_head", "new_job_id", "periodic_job_id"]
 
 
 class JobStatus(enum.IntEnum):
@@ -31,7 +33,11 @@ class JobStatus(enum.IntEnum):
       - ``SUCCEEDED`` if it ends without error,
       - ``WAITING`` (or ``QUEUED`` if due at once) if it failed and can be
         retried,
-      - ``FAILED`` for ever if it failed and cannot be retried.
+      - ``FAILED`` for ever if it failed and cannot be retried,
+      - ``CANCELLED`` if it ended because its cancellation was requested.
+
+    A job cancelled before it started is ``CANCELLED`` at once and never
+    starts (see :meth:`spinach.engine.Engine.cancel`).
     """
 
     NOT_SET = 0  #: Job created but not scheduled yet
@@ -41,6 +47,62 @@ class JobStatus(enum.IntEnum):
     SUCCEEDED = 4  #: Job is finished, execution was successful
     FAILED = 5  #: Job failed and will not be retried
     SUCCEDED = 4  #: Alias of SUCCEEDED, the spelling of the original documentation
+    CANCELLED = 6  #: Job was cancelled: removed before it started, or stopped on request
+
+    @property
+    def finished(self) -> bool:
+        """Whether a job in this status is over for good (it runs no more)."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset((JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED))
+
+
+@dataclass(frozen=True)
+class JobError:
+    """The error a job's last attempt ended with, as recorded by its worker.
+
+    :ivar type: qualified name of the exception class, e.g. ``"builtins.ValueError"``
+    :ivar message: ``str()`` of the exception
+    :ivar traceback: the formatted traceback (empty when there was none)
+    """
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> JobError:
+        """Describe ``error``, traceback included, bounded to keep records small."""
+        kind = type(error)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        try:
+            message = str(error)
+        except Exception:  # a broken __str__ must not lose the record
+            message = f"<unprintable {kind.__qualname__}>"
+        text = "".join(traceback.format_exception(kind, error, error.__traceback__))
+        return cls(name, message[:_MAX_MESSAGE], text[-_MAX_TRACEBACK:])
+
+    def to_json(self) -> str:
+        """The error as stored in a job's record."""
+        return json.dumps(
+            {"type": self.type, "message": self.message, "traceback": self.traceback},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Optional[JobError]:
+        """Read a stored error back; ``None`` if it is not one."""
+        try:
+            data = json.loads(text)
+            return cls(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+#: Longest message and traceback kept in a job's record (the end of a
+#: traceback says the most).
+_MAX_MESSAGE, _MAX_TRACEBACK = 4096, 16384
 
 
 class Job:
@@ -57,23 +119,43 @@ class Job:
     :ivar retries: how many times the job was already retried
     :ivar task_args: tuple of positional arguments for the task
     :ivar task_kwargs: dict of keyword arguments for the task
+    :ivar track: seconds the job's record is kept once it is finished, ``0``
+        when the job is not tracked (see :meth:`spinach.engine.Engine.get_job`)
+
+    Jobs returned by :meth:`spinach.engine.Engine.get_job` (and by
+    :meth:`refresh`) also carry what their record says:
+
+    :ivar enqueued_at: when the broker received it (the broker's clock)
+    :ivar started_at: when its last attempt started, or ``None``
+    :ivar finished_at: when it finished for good, or ``None``
+    :ivar worker_id: id of the worker that runs or ran it last, or ``None``
+    :ivar error: :class:`JobError` of its last failed attempt, or ``None``
+    :ivar cancel_requested: whether its cancellation was requested while it ran
     """
 
     __slots__ = (
         "_asap",
         "_at",
         "_at_timestamp",
+        "_engine",
         "_handed_back_until",
         "_id",
         "_id_hex",
         "_payload",
+        "cancel_requested",
+        "enqueued_at",
+        "error",
+        "finished_at",
         "max_retries",
         "queue",
         "retries",
+        "started_at",
         "status",
         "task_args",
         "task_kwargs",
         "task_name",
+        "track",
+        "worker_id",
     )
 
     _asap: bool
@@ -83,6 +165,7 @@ class Job:
     _payload: Optional[str]
     _id: Optional[uuid.UUID]
     _id_hex: str
+    _engine: Any
 
     def __init__(
         self,
@@ -112,6 +195,17 @@ class Job:
         self.retries = retries
         self.task_args: Tuple[Any, ...] = tuple(task_args) if task_args else ()
         self.task_kwargs: Dict[str, Any] = task_kwargs if task_kwargs else {}
+        self.track = 0
+        self._clear_record()
+
+    def _clear_record(self) -> None:
+        self._engine = None
+        self.enqueued_at: Optional[datetime] = None
+        self.started_at: Optional[datetime] = None
+        self.finished_at: Optional[datetime] = None
+        self.worker_id: Optional[str] = None
+        self.error: Optional[JobError] = None
+        self.cancel_requested = False
 
     @property
     def id(self) -> uuid.UUID:
@@ -175,6 +269,12 @@ class Job:
         job.retries = retries
         job.task_args = task_args
         job.task_kwargs = task_kwargs
+        job.track = 0
+        job._engine = None
+        job.enqueued_at = job.started_at = job.finished_at = None
+        job.worker_id = None
+        job.error = None
+        job.cancel_requested = False
         return job
 
     @property
@@ -218,9 +318,11 @@ class Job:
 
         The payload starts with ``{"id":"<32 hex digits>","task_name":...,
         "queue":...`` so that broker scripts can read the id, task and queue
-        without decoding the JSON (see :func:`has_job_head`).
+        without decoding the JSON (see :func:`has_job_head`).  A tracked
+        job's payload ends with ``,"track":<seconds>}``, where scripts read
+        whether and how long to keep its record.
         """
-        return _PAYLOAD % (
+        payload = _PAYLOAD % (
             self._id_hex,
             _json_string(self.task_name),
             _json_string(self.queue),
@@ -230,6 +332,10 @@ class Job:
             serialization.dumps(self.task_args),
             serialization.dumps(self.task_kwargs),
         )
+        if self.track:
+            # Last field: broker scripts find it at the end of the payload.
+            return f'{payload[:-1]},"track":{self.track}}}'
+        return payload
 
     @classmethod
     def deserialize(
@@ -276,6 +382,9 @@ class Job:
                 raise ValueError(f"job id {job_id!r} is not 32 hex digits")
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
                 raise ValueError(f"start date {at!r} is out of range")
+            track = data.get("track", 0)
+            if type(track) is not int or not 0 <= track <= _MAX_TRACK:
+                raise ValueError(f"track {track!r} is not a number of seconds")
             _check_canonical(text, data)
             job = cls._create(
                 task_name,
@@ -290,7 +399,49 @@ class Job:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SerializationError(f"not a Spinach job payload: {exc!r}") from exc
+        job.track = track
         return job
+
+    # -- following a job ---------------------------------------------------
+
+    def refresh(self) -> Job:
+        """Read this job's record again and update this object from it; return it.
+
+        Works on jobs returned by :meth:`~spinach.engine.Engine.schedule` (and
+        the other scheduling methods) and :meth:`~spinach.engine.Engine.get_job`.
+        Raise :class:`~spinach.exc.JobNotFoundError` if the job is not
+        tracked, or its record expired.
+        """
+        engine = self._require_engine()
+        current = engine.get_job(self._id_hex)
+        if current is None:
+            raise engine._not_found(self._id_hex)
+        for name in _RECORD_ATTRIBUTES:
+            setattr(self, name, getattr(current, name))
+        return self
+
+    def cancel(self) -> JobStatus:
+        """Cancel this job; see :meth:`spinach.engine.Engine.cancel`."""
+        status: JobStatus = self._require_engine().cancel(self._id_hex)
+        return status
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`~spinach.exc.JobCancelledError` if cancellation was requested.
+
+        For a task running on a thread, which Python cannot interrupt: call
+        it between steps of a long job (``spinach.current_job()`` gives the
+        job); the job then ends ``CANCELLED`` and is not retried.
+        """
+        if self.cancel_requested:
+            raise JobCancelledError(f"job {self.id} of task {self.task_name!r} was cancelled")
+
+    def _require_engine(self) -> Any:
+        if self._engine is None:
+            raise SpinachError(
+                "this Job does not come from an Engine (schedule() or get_job()): "
+                "use Engine.get_job(job_id)"
+            )
+        return self._engine
 
     def __repr__(self) -> str:
         return f"<Job {self.task_name} {self.status.name} {self.id}>"
@@ -303,6 +454,24 @@ class Job:
     def __hash__(self) -> int:
         return hash(self._id_hex)
 
+
+#: Longest time a finished job's record may be kept (10 years).
+_MAX_TRACK = 10 * 365 * 86400
+_RECORD_ATTRIBUTES = (
+    "status",
+    "retries",
+    "at",
+    "queue",
+    "task_args",
+    "task_kwargs",
+    "track",
+    "enqueued_at",
+    "started_at",
+    "finished_at",
+    "worker_id",
+    "error",
+    "cancel_requested",
+)
 
 _FIELDS = ("id", "task_name", "queue", "at", "max_retries", "retries", "args", "kwargs")
 _KNOWN = frozenset(_FIELDS)

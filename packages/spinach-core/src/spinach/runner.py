@@ -32,12 +32,18 @@ from typing import Any, Callable, Dict, Optional
 
 from . import signals
 from .clock import Clock
-from .exc import AbortException, JobInterruptedError, RetryException, UnknownTaskError
-from .job import Job, JobStatus
+from .exc import (
+    AbortException,
+    JobCancelledError,
+    JobInterruptedError,
+    RetryException,
+    UnknownTaskError,
+)
+from .job import Job, JobError, JobStatus
 from .task import Task
 from .utils import exponential_backoff, from_timestamp, to_timestamp
 
-__all__ = ["JobRunner", "in_job"]
+__all__ = ["JobRunner", "current_job", "in_job"]
 
 logger = logging.getLogger("spinach.job")
 
@@ -50,6 +56,19 @@ _current_job: contextvars.ContextVar[Optional[Job]] = contextvars.ContextVar(
 def in_job() -> bool:
     """Whether the caller runs inside a job (its task or code the task called)."""
     return _current_job.get() is not None
+
+
+def current_job() -> Optional[Job]:
+    """The job the caller runs in, or ``None`` outside of a job.
+
+    Works in a task and in the code it calls, on ThreadWorkers and
+    AsyncioWorkers alike (the job is held in a :mod:`contextvars` variable):
+    the task can read its ``id``, ``retries``, ``max_retries``, ``at``,
+    and ``cancel_requested``, which becomes true when
+    :meth:`~spinach.engine.Engine.cancel` is called for it (see
+    :meth:`~spinach.job.Job.raise_if_cancelled`).
+    """
+    return _current_job.get()
 
 
 class JobRunner:
@@ -72,6 +91,11 @@ class JobRunner:
         """Whether the task of this name is attached to the engine."""
         return self._get_task(task_name) is not None
 
+    def is_async(self, task_name: str) -> bool:
+        """Whether the task of this name is an ``async def`` function."""
+        task = self._get_task(task_name)
+        return task is not None and task.is_async
+
     def fail_unrunnable(self, job: Job, error: BaseException) -> None:
         """Settle a job that cannot run here as a failed attempt: retried or failed.
 
@@ -79,6 +103,7 @@ class JobRunner:
         not sent; a retry is scheduled with backoff while it has retries
         left, and ``job_failed`` is sent once it has none.
         """
+        job.error = JobError.from_exception(error)
         if job.retryable:
             self._schedule_retry(job, error)
             signals.job_schedule_retry.send(self.namespace, job=job, err=error)
@@ -152,13 +177,27 @@ class JobRunner:
                     duration * 1000,
                     extra=job_log_extra(job),
                 )
+        elif job.cancel_requested or isinstance(error, JobCancelledError):
+            # Stopped on request (whatever it raised on the way out): never retried.
+            job.status = JobStatus.CANCELLED
+            job.error = JobError.from_exception(error)
+            logger.info(
+                "Job %s %s was cancelled on request after %.1f ms",
+                job.task_name,
+                job.id,
+                duration * 1000,
+                extra=job_log_extra(job),
+            )
         elif isinstance(error, asyncio.CancelledError):
+            job.error = JobError.from_exception(error)
             self._interrupted(job, error)
         elif not isinstance(error, AbortException) and job.retryable:
+            job.error = JobError.from_exception(error)
             self._schedule_retry(job, error)
             signals.job_schedule_retry.send(self.namespace, job=job, err=error)
         else:
             job.status = JobStatus.FAILED
+            job.error = JobError.from_exception(error)
             if isinstance(error, AbortException):
                 logger.warning(
                     "Job %s %s aborted: %s", job.task_name, job.id, error, extra=job_log_extra(job)

@@ -96,6 +96,7 @@ class Task:
         "name",
         "periodicity",
         "queue",
+        "track",
     )
 
     def __init__(
@@ -106,8 +107,12 @@ class Task:
         max_retries: int,
         periodicity: Optional[timedelta],
         max_concurrency: Optional[int],
+        *,
+        track: Optional[bool] = None,
     ) -> None:
         self.func = func
+        #: Whether its jobs are tracked; ``None``: as the Engine's ``track_jobs`` says.
+        self.track = track
         self.name = name
         self.queue = queue
         self.max_retries = max_retries
@@ -184,6 +189,11 @@ def _check_options(
             )
 
 
+def _check_track(track: object) -> None:
+    if track is not None and not isinstance(track, bool):
+        raise InvalidTaskError(f"track must be True, False or None, not {track!r}")
+
+
 class Tasks:
     """Registry for tasks to be used by Spinach.
 
@@ -193,6 +203,7 @@ class Tasks:
         ``timedelta``
     :arg max_concurrency: maximum number of simultaneous jobs that can be
         started for a task; requires ``max_retries`` to be also set
+    :arg track: default of the tasks' ``track`` option, see :meth:`add`
     """
 
     def __init__(
@@ -201,7 +212,11 @@ class Tasks:
         max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
+        *,
+        track: Optional[bool] = None,
     ) -> None:
+        _check_track(track)
+        self.track = track
         self.queue = queue
         self.max_retries = max_retries
         self.periodicity = periodicity
@@ -294,6 +309,8 @@ class Tasks:
         max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
+        *,
+        track: Optional[bool] = None,
     ) -> Any:
         """Decorator to register a task function.
 
@@ -308,7 +325,7 @@ class Tasks:
         """
 
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
-            self.add(function, name, queue, max_retries, periodicity, max_concurrency)
+            self.add(function, name, queue, max_retries, periodicity, max_concurrency, track=track)
             return function
 
         if func is not None:
@@ -323,6 +340,8 @@ class Tasks:
         max_retries: Optional[int] = None,
         periodicity: Optional[timedelta] = None,
         max_concurrency: Optional[int] = None,
+        *,
+        track: Optional[bool] = None,
     ) -> None:
         """Register a task function.
 
@@ -335,6 +354,11 @@ class Tasks:
             timedelta
         :arg max_concurrency: maximum number of simultaneous jobs that can be
             started for this task; requires ``max_retries`` to be also set
+        :arg track: keep a record of each job of this task, that
+            :meth:`~spinach.engine.Engine.get_job` reads and
+            :meth:`~spinach.engine.Engine.cancel` needs (``True``); never
+            (``False``); or as the Engine's ``track_jobs`` says (``None``,
+            the default).  See the chapter "Following jobs".
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -353,7 +377,9 @@ class Tasks:
         periodicity = _first(periodicity, self.periodicity, None)
         max_concurrency = _first(max_concurrency, self.max_concurrency, None)
         _check_options(name, queue, retries, periodicity, max_concurrency)
-        task = Task(func, name, queue, int(retries), periodicity, max_concurrency)
+        _check_track(track)
+        track = _first(track, self.track, None)
+        task = Task(func, name, queue, int(retries), periodicity, max_concurrency, track=track)
         if periodicity is not None:
             try:
                 task.check_arguments((), {})

@@ -18,7 +18,7 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from . import signals
 from .exc import WorkersError
@@ -143,6 +143,13 @@ class BaseWorkers(ABC):
         self.join()
         return []
 
+    def request_cancel(self, job: Job) -> None:
+        """A running job's cancellation was requested (its ``cancel_requested`` is set).
+
+        Threads cannot be interrupted: a threaded task sees the flag.  Called
+        from a broker thread.
+        """
+
     @abstractmethod
     def _submit(self, job: Job) -> None:
         """Give a job to a worker."""
@@ -240,6 +247,8 @@ class AsyncioWorkers(BaseWorkers):
         )
         self._ready = threading.Event()
         self._jobs: Optional[asyncio.Queue[Optional[Job]]] = None
+        # id(job) -> the asyncio task running it; owned by the loop's thread.
+        self._running: Dict[int, asyncio.Future[Job]] = {}
         self._thread = start_thread(self._run_loop, f"{namespace}-asyncio-workers")
         self._ready.wait()
 
@@ -271,12 +280,16 @@ class AsyncioWorkers(BaseWorkers):
                     return
                 if self._take_back(job):
                     continue
+                # A task of its own gives the job a fresh copy of the context.
+                running = asyncio.ensure_future(self._runner.run_async(job))
+                self._running[id(job)] = running
                 try:
-                    # A task of its own gives the job a fresh copy of the context.
-                    await asyncio.ensure_future(self._runner.run_async(job))
+                    await running
                 except BaseException:  # pragma: no cover - the runner does not raise
                     logger.exception("Unexpected error running job %s", job.id)
                     job.status = JobStatus.FAILED
+                finally:
+                    del self._running[id(job)]
                 self._job_done(job)
         finally:
             signals.worker_terminated.send(self.namespace, worker_name=name)
@@ -284,6 +297,20 @@ class AsyncioWorkers(BaseWorkers):
     def _submit(self, job: Job) -> None:
         assert self._jobs is not None
         self._loop.call_soon_threadsafe(self._jobs.put_nowait, job)
+
+    def request_cancel(self, job: Job) -> None:
+        """Cancel the asyncio task of an async job (a sync one sees the flag only)."""
+        if self._runner.is_async(job.task_name):
+            try:
+                self._loop.call_soon_threadsafe(self._cancel_in_loop, job)
+            except RuntimeError:  # the loop is closed: the job is over
+                pass
+
+    def _cancel_in_loop(self, job: Job) -> None:
+        running = self._running.get(id(job))
+        # RUNNING: the coroutine is inside the runner's try, which concludes it.
+        if running is not None and job.status is JobStatus.RUNNING:
+            running.cancel()
 
     def _release_pending(self) -> None:
         self._loop.call_soon_threadsafe(self._release_in_loop)

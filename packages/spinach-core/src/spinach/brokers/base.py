@@ -49,6 +49,17 @@ The rules every implementation keeps:
   changes nothing.
 - **Fork safety**: a broker used in a process forked after it was built
   takes a new identity in the child (id, locks, connections).
+- **Job records.** A tracked job (``Job.track`` > 0, written in its
+  payload) has a record, changed by the same atomic step as the job:
+  enqueued (``QUEUED``/``WAITING``), fetched (``RUNNING``, start date,
+  worker), acknowledged (final status, end date, error) or requeued, taken
+  over from a dead worker, cancelled.  A finished job's record expires
+  ``Job.track`` seconds after it finished.  An untracked job costs nothing.
+- **Cancellation** (:meth:`cancel_jobs`) removes a job not started yet from
+  wherever it waits (queue, future jobs, parked) in the same atomic step
+  that marks it ``CANCELLED``: no fetch can take it afterwards.  A running
+  one gets a request, delivered to the broker running it, which sets
+  ``cancel_requested`` on the job and calls :attr:`on_cancel_requested`.
 """
 
 from __future__ import annotations
@@ -57,13 +68,13 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
 from ..codec import PayloadCodec
 from ..exc import NamespaceError
-from ..job import Job
+from ..job import Job, JobStatus
 from ..task import Task, validate_name
 
 __all__ = ["DEFAULT_DEAD_THRESHOLD", "FETCH_MAX_BYTES", "Broker"]
@@ -103,6 +114,9 @@ class Broker(ABC):
         self._event = threading.Event()
         self._future_lock = threading.Lock()
         self._future_changed = True
+        #: Called (from a broker thread) with a running job of this worker
+        #: whose cancellation was requested; set by the worker's arbiter.
+        self.on_cancel_requested: Callable[[Job], None] = lambda job: None
         renew_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
@@ -297,6 +311,32 @@ class Broker(ABC):
         Only the newest 10,000 are kept.  ``start`` and ``count`` read a
         page of them (``count=None``: to the end).
         """
+
+    def get_job(self, job_id: str) -> Optional[Job]:
+        """The record of a tracked job (32 hex digits id), or ``None``.
+
+        The job returned has the status, dates, worker, error and
+        ``cancel_requested`` of its record.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not keep job records")
+
+    def cancel_jobs(self, job_ids: Sequence[str]) -> List[Optional[JobStatus]]:
+        """Cancel tracked jobs atomically (all or none); see *Cancellation* above.
+
+        Return each job's status after the call: ``CANCELLED`` (it will
+        never start), ``RUNNING`` (a request was sent), its final status if
+        it had finished, ``None`` if it has no record.  If one has no
+        record, nothing is changed.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not keep job records")
+
+    def _cancel_requested_here(self, job: Optional[Job]) -> None:
+        """A cancellation was requested for ``job``, held by this worker (if it is)."""
+        if job is None or job.cancel_requested:
+            return
+        job.cancel_requested = True
+        logger.info("Cancellation requested for running job %s (%s)", job.id, job.task_name)
+        self.on_cancel_requested(job)
 
     @abstractmethod
     def flush(self) -> None:

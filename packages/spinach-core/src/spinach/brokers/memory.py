@@ -19,11 +19,12 @@ import threading
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
-from ..exc import SerializationError
-from ..job import Job, JobStatus, has_job_head, periodic_job_id
+from ..exc import JobLostError, SerializationError
+from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id
 from ..task import Task
 from ..utils import from_timestamp
 from .base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
@@ -42,6 +43,21 @@ class _Periodic:
     queue: str
     max_retries: int
     next_at: float
+
+
+@dataclass
+class _Record:
+    """What a tracked job's record holds (the Redis broker's job hash)."""
+
+    payload: str
+    status: JobStatus
+    enqueued_at: float
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    worker: Optional[str] = None
+    error: Optional[JobError] = None
+    cancel: bool = False
+    expires: Optional[float] = None
 
 
 @dataclass
@@ -65,6 +81,9 @@ class _Namespace:
     # retired periodic task name -> its next due date when retired
     periodic_retired: Dict[str, float] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
+    # job id -> record, for tracked jobs; (expiry, job id) of finished ones
+    records: Dict[str, _Record] = field(default_factory=dict)
+    expiries: List[Tuple[float, str]] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
 
 
@@ -174,6 +193,97 @@ class MemoryBroker(Broker):
         else:
             heapq.heappush(space.future, (at, next(self.store._sequence), payload))
             job.status = JobStatus.WAITING
+        if job.track:
+            record = self._record(space, job.id_hex, now)
+            if record is None:
+                record = space.records[job.id_hex] = _Record(payload, job.status, now)
+            record.payload, record.status, record.expires = payload, job.status, None
+            if job.error is not None:
+                record.error = job.error
+
+    # -- job records ----------------------------------------------------
+
+    def _record(self, space: _Namespace, job_id: str, now: float) -> Optional[_Record]:
+        """The live record of a job; expired ones are forgotten on the way."""
+        expiries = space.expiries
+        while expiries and expiries[0][0] <= now:
+            _, expired = heapq.heappop(expiries)
+            record = space.records.get(expired)
+            if record is not None and record.expires is not None and record.expires <= now:
+                del space.records[expired]
+        return space.records.get(job_id)
+
+    def _finish_record(
+        self,
+        space: _Namespace,
+        job: Job,
+        status: JobStatus,
+        now: float,
+        error: Optional[JobError] = None,
+    ) -> None:
+        record = self._record(space, job.id_hex, now) if job.track else None
+        if record is None:
+            return
+        record.status, record.finished_at = status, now
+        if error is not None:
+            record.error = error
+        record.expires = now + job.track
+        heapq.heappush(space.expiries, (record.expires, job.id_hex))
+
+    def get_job(self, job_id: str) -> Optional[Job]:
+        """The record of a tracked job, or ``None``; see :meth:`Broker.get_job`."""
+        with self.store.lock:
+            record = self._record(self._ns, job_id, self.clock.time())
+            if record is None:
+                return None
+            job = self.codec.decode(record.payload, record.status)
+            job.enqueued_at = from_timestamp(record.enqueued_at)
+            job.started_at = _date(record.started_at)
+            job.finished_at = _date(record.finished_at)
+            job.worker_id, job.error = record.worker, record.error
+            job.cancel_requested = record.cancel
+            return job
+
+    def cancel_jobs(self, job_ids: Sequence[str]) -> List[Optional[JobStatus]]:
+        """Cancel tracked jobs atomically; see :meth:`Broker.cancel_jobs`."""
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            records = [self._record(space, job_id, now) for job_id in job_ids]
+            if any(record is None for record in records):
+                return [None if record is None else record.status for record in records]
+            statuses: List[Optional[JobStatus]] = []
+            for job_id, record in zip(job_ids, records):
+                assert record is not None
+                if record.status in (JobStatus.QUEUED, JobStatus.WAITING):
+                    if self._remove_waiting(space, record.payload):
+                        job = self._read(record.payload)
+                        self._finish_record(space, job, JobStatus.CANCELLED, now)
+                elif record.status is JobStatus.RUNNING and not record.cancel:
+                    record.cancel = True
+                    for listener in list(space.listeners):
+                        listener._cancel_requested_here(listener._held.get(job_id))
+                statuses.append(record.status)
+            return statuses
+
+    def _remove_waiting(self, space: _Namespace, payload: str) -> bool:
+        """Remove a job not started yet from where it waits; return whether it was found."""
+        head = payload[:40]  # {"id":"<32 hex>
+        for pending in [
+            *space.queues.values(),
+            *(q for t in space.parked.values() for q in t.values()),
+        ]:
+            for index, candidate in enumerate(pending):
+                if candidate.startswith(head):
+                    del pending[index]
+                    return True
+        for index, entry in enumerate(space.future):
+            if entry[2].startswith(head):
+                space.future[index] = space.future[-1]
+                space.future.pop()
+                heapq.heapify(space.future)
+                return True
+        return False
 
     def _notify(self, space: _Namespace, jobs: Iterable[Job]) -> None:
         statuses = {job.status for job in jobs}
@@ -258,7 +368,17 @@ class MemoryBroker(Broker):
                 self._held[job.id_hex] = job
                 jobs.append(job)
                 taken += len(payload)
+                if job.track:
+                    self._start_record(space, job)
         return jobs
+
+    def _start_record(self, space: _Namespace, job: Job) -> None:
+        now = self.clock.time()
+        record = self._record(space, job.id_hex, now)
+        if record is None:  # enqueued by a version without records: start one
+            record = space.records[job.id_hex] = _Record(job.serialize(), job.status, now)
+        record.status, record.started_at, record.worker = JobStatus.RUNNING, now, self.id
+        job.cancel_requested = record.cancel
 
     def _reject(self, space: _Namespace, payload: str, exc: Exception) -> None:
         space.rejected.append(payload.encode("utf-8", "surrogateescape"))
@@ -322,11 +442,23 @@ class MemoryBroker(Broker):
                     handed_back = job.handed_back_until is not None
                     if handed_back and self._retired_periodic_run(space, job):
                         continue
+                    if self._cancelled_meanwhile(space, job, now):
+                        continue
                     payload = entry[1] if handed_back else self.codec.encode(job)
                     self._store(space, job, payload, now)
                     requeued.append(job)
+                else:
+                    self._finish_record(space, job, job.status, now, job.error)
             if requeued:
                 self._notify(space, requeued)
+
+    def _cancelled_meanwhile(self, space: _Namespace, job: Job, now: float) -> bool:
+        """Whether a job to requeue was asked to cancel while it ran: it ends CANCELLED."""
+        record = self._record(space, job.id_hex, now) if job.track else None
+        if record is None or not record.cancel:
+            return False
+        self._finish_record(space, job, JobStatus.CANCELLED, now, job.error)
+        return True
 
     def _retired_periodic_run(self, space: _Namespace, job: Job) -> bool:
         if job.task_name in space.periodic:
@@ -342,12 +474,15 @@ class MemoryBroker(Broker):
             while space.future and space.future[0][0] <= now:
                 _, _, payload = heapq.heappop(space.future)
                 try:
-                    queue = self._read(payload).queue
+                    job = self._read(payload)
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
-                space.queues.setdefault(queue, deque()).append(payload)
+                space.queues.setdefault(job.queue, deque()).append(payload)
                 moved = True
+                record = self._record(space, job.id_hex, now) if job.track else None
+                if record is not None:
+                    record.status = JobStatus.QUEUED
             for name, periodic in space.periodic.items():
                 if periodic.next_at <= now:
                     job = Job(
@@ -414,13 +549,18 @@ class MemoryBroker(Broker):
                         continue
                     if counted:
                         self._release_slot(space, job.task_name)
-                    if job.retryable:
+                    job.error = JobError(
+                        f"{JobLostError.__module__}.{JobLostError.__qualname__}",
+                        f"the worker running it ({broker_id[:8]}) died",
+                    )
+                    if job.retryable and not self._cancelled_meanwhile(space, job, now):
                         job.retries += 1
                         job.at = from_timestamp(now)
                         self._store(space, job, self.codec.encode(job), now)
                         recovered.append(job)
-                    else:
+                    elif not job.retryable:
                         job.status = JobStatus.FAILED
+                        self._finish_record(space, job, JobStatus.FAILED, now, job.error)
                         failed.append(job)
                 logger.warning(
                     "Worker %s of namespace %r is dead (no heartbeat for %.0f s)",
@@ -512,3 +652,7 @@ class MemoryBroker(Broker):
             space.queues.setdefault(queue, deque()).append(payload)
             for listener in list(space.listeners):
                 listener.notify()
+
+
+def _date(timestamp: Optional[float]) -> Optional[datetime]:
+    return None if timestamp is None else from_timestamp(timestamp)
