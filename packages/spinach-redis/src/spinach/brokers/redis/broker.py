@@ -10,6 +10,7 @@ import random
 import socket
 import threading
 import time
+from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, TypeVar
 
 import redis
@@ -23,8 +24,9 @@ from spinach.exc import (
     BrokerConnectionError,
     BrokerError,
     BrokerUnavailableError,
+    JobLostError,
 )
-from spinach.job import Job, JobStatus
+from spinach.job import Job, JobError, JobStatus
 from spinach.task import Task
 from spinach.utils import from_timestamp
 
@@ -360,7 +362,11 @@ class RedisBroker(Broker):
 
     def _on_notification(self, data: bytes) -> None:
         for part in data.split():
-            if part == b"f":
+            if part.startswith(b"x:"):  # a cancel request: for the worker running the job
+                with self._held_lock:
+                    job = self._held.get(part[2:].decode("ascii", "replace"))
+                self._cancel_requested_here(job)
+            elif part == b"f":
                 self.notify_future_changed()
             elif self._queue_note is None or part == self._queue_note:
                 self.notify()
@@ -660,7 +666,7 @@ class RedisBroker(Broker):
             self._release_held(batch)
 
     def _outcomes(self, jobs: Sequence[Job]) -> List[Any]:
-        """(job id, outcome, target, payload) of each finished job, for the scripts."""
+        """(job id, outcome, target, payload, error) of each finished job, for the scripts."""
         now = self.clock.time()
         args: List[Any] = []
         discarded = self._discarded
@@ -679,13 +685,13 @@ class RedisBroker(Broker):
             elif job.handed_back_until is not None:
                 job.status = JobStatus.WAITING
                 delay = max(0.0, job.handed_back_until - now)
-                args += (job.id_hex, "h", repr(delay), "")
+                args += (job.id_hex, "h", repr(delay), "", "")
             elif job.status in (JobStatus.WAITING, JobStatus.QUEUED):
                 at = job.at_timestamp
                 job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
-                args += (job.id_hex, "f", repr(at), self.codec.encode(job))
+                args += (job.id_hex, "f", repr(at), self.codec.encode(job), _error(job))
             else:
-                args += (job.id_hex, "d", "", "")
+                args += (job.id_hex, _FINAL.get(job.status, "d"), "", "", _error(job))
         return args
 
     def move_future_jobs(self) -> Optional[float]:
@@ -775,6 +781,10 @@ class RedisBroker(Broker):
             except Exception as exc:  # whatever it is, one payload never stops a worker
                 self._reject_adopted(payload, exc)
                 continue
+            job.error = JobError(
+                f"{JobLostError.__module__}.{JobLostError.__qualname__}",
+                "the worker running it died",
+            )
             if job.retryable:
                 job.retries += 1
                 job.at = from_timestamp(now)
@@ -838,6 +848,37 @@ class RedisBroker(Broker):
     def is_queue_empty(self, queue: str) -> bool:
         """Whether ``queue`` holds no job; see :meth:`Broker.is_queue_empty`."""
         return self.queue_length(queue) == 0
+
+    # -- job records --------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Optional[Job]:
+        """The record of a tracked job, or ``None``; see :meth:`Broker.get_job`."""
+        key = self.keys.job(job_id)
+        record = self._retrying("read a job record", lambda _: self._redis.hgetall(key))
+        fields = {_text(name): value for name, value in record.items()}
+        try:
+            status = JobStatus(int(fields["status"]))
+            payload = fields["payload"]
+        except (KeyError, ValueError):
+            return None  # no record, or not one (a foreign write)
+        job = self.codec.decode(payload, status)
+        job.enqueued_at = _date(fields.get("enqueued_at"))
+        job.started_at = _date(fields.get("started_at"))
+        job.finished_at = _date(fields.get("finished_at"))
+        worker = fields.get("worker")
+        job.worker_id = None if worker is None else _text(worker)
+        error = fields.get("error")
+        job.error = None if error is None else JobError.from_json(error)
+        job.cancel_requested = fields.get("cancel") == b"1"
+        return job
+
+    def cancel_jobs(self, job_ids: Sequence[str]) -> List[Optional[JobStatus]]:
+        """Cancel tracked jobs in one atomic script; see :meth:`Broker.cancel_jobs`."""
+        keys = self.keys
+        statuses = self._run(
+            "cancel jobs", "cancel", [keys.future], [keys.prefix, self._now_arg(), *job_ids]
+        )
+        return [JobStatus(int(s)) if s else None for s in statuses]
 
     # -- inspection and maintenance ---------------------------------------
 
@@ -924,6 +965,9 @@ class RedisBroker(Broker):
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
             doomed += [keys.max_concurrency_seen]
             doomed += [keys.parked(task) for task in tasks]
+            # Job records are found by their prefix: no registry of them is kept,
+            # which would cost a command per job.
+            doomed += [_text(k) for k in client.scan_iter(match=keys.job("*"), count=1000)]
             for start in range(0, len(doomed), 500):
                 client.delete(*doomed[start : start + 500])
 
@@ -965,3 +1009,16 @@ def _default_client() -> Any:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: The outcome letter of a finished job, for the scripts (acknowledge() in _common.lua).
+_FINAL = {JobStatus.SUCCEEDED: "s", JobStatus.FAILED: "x", JobStatus.CANCELLED: "c"}
+
+
+def _error(job: Job) -> str:
+    """The error of a tracked job's last attempt, as its record keeps it ('' if none)."""
+    return job.error.to_json() if job.track and job.error is not None else ""
+
+
+def _date(value: Optional[bytes]) -> Optional[datetime]:
+    return None if value is None else from_timestamp(float(value))

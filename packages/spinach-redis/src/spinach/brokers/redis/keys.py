@@ -80,6 +80,10 @@ class Keys:
         """Hash of the chunks staged of a batch, and whether it is done."""
         return f"{self.prefix}batch:{batch_id}:record"
 
+    def job(self, job_id: str) -> str:
+        """Hash holding the record of a tracked job (status, payload, dates, error)."""
+        return f"{self.prefix}job:{job_id}"
+
     def parked(self, task: str) -> str:
         """List of the parked jobs of a task (by task token)."""
         return f"{self.prefix}parked:{task}"

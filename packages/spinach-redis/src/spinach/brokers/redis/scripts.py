@@ -50,6 +50,7 @@ __all__ = ["SCRIPT_NAMES", "Scripts"]
 
 SCRIPT_NAMES = (
     "ack",
+    "cancel",
     "commit_batch",
     "enqueue",
     "exchange",

@@ -156,6 +156,54 @@ local function safe_call(cmd, key, ...)
   return reply, false
 end
 
+-- Tracked jobs (spinach.job.Job.track) end with the field ,"track":<seconds>
+-- (before a signature, if signed): how long their record is kept once they
+-- are finished. Returns that, or nil for an untracked job. Only the tail is
+-- looked at: the cost does not grow with the payload.
+local function track_of(payload)
+  local tail = string.sub(payload, -128)
+  local ttl = string.match(tail, ',"track":(%d+)}$')
+    or string.match(tail, ',"track":(%d+),"sig":"%x+"}$')
+  return ttl and tonumber(ttl)
+end
+
+-- The record of a tracked job (a hash): status (a spinach.job.JobStatus
+-- value), payload (what a cancel removes from where the job waits),
+-- enqueued_at, started_at, finished_at, worker, error, cancel.
+-- A tracked job stored to wait (status 1) or to be run (status 2), with the
+-- error of its last attempt if any; `now` is given for a new job only, as
+-- its enqueue date.
+local function record_stored(payload, status, now, err)
+  local fields = {'status', status, 'payload', payload}
+  if now then
+    fields[#fields + 1] = 'enqueued_at'
+    fields[#fields + 1] = num(now)
+  end
+  if err and err ~= '' then
+    fields[#fields + 1] = 'error'
+    fields[#fields + 1] = err
+  end
+  safe_call('HSET', P .. 'job:' .. string.sub(payload, 8, 39), unpack(fields))
+end
+
+-- A tracked job starts on a worker (its payload too, for a record started
+-- by a version that kept none).
+local function record_started(payload, now, worker)
+  safe_call('HSET', P .. 'job:' .. string.sub(payload, 8, 39), 'status', 3,
+    'started_at', num(now), 'worker', worker, 'payload', payload)
+end
+
+-- A tracked job is over for good: its record expires `ttl` seconds from now.
+local function record_finished(id, status, ttl, now, err)
+  local key = P .. 'job:' .. id
+  if err and err ~= '' then
+    safe_call('HSET', key, 'status', status, 'finished_at', num(now), 'error', err)
+  else
+    safe_call('HSET', key, 'status', status, 'finished_at', num(now))
+  end
+  redis.call('EXPIRE', key, ttl)
+end
+
 -- The number of parked jobs of a queue, counted again from the parked lists.
 local function recount_parked(queue)
   local count = 0
@@ -271,17 +319,22 @@ local function retired_periodic_run(payload)
 end
 
 -- Record the outcome of finished jobs, given in ARGV[first..last] as
--- (job id, outcome, target, payload) quadruples; idempotent.
---   outcome 'd': done (succeeded or failed), forget it
+-- (job id, outcome, target, payload, error) quintuples; idempotent.
+--   outcome 's', 'x', 'c': succeeded, failed, cancelled: forget it
+--   outcome 'd': done, forget it (no status for its record)
 --   outcome 'q': enqueue payload again in queue <target>
 --   outcome 'f': enqueue payload again for timestamp <target> (at once if due)
 --   outcome 'h': hand the job back unchanged (the payload recorded when it
 --                was fetched), due <target> seconds from now
+-- The record of a tracked job says so, with the error of its last attempt
+-- (JSON, or ''); a tracked job whose cancel was requested is not enqueued
+-- again: it ends cancelled.
 -- A job no longer running here (recovered meanwhile as if this worker were
 -- dead) is left alone. Returns how many were still running here.
+local FINAL = {s = 4, x = 5, c = 6}
 local function acknowledge(running_key, future_key, first, last)
   local ids = {}
-  for i = first, last, 4 do ids[#ids + 1] = ARGV[i] end
+  for i = first, last, 5 do ids[#ids + 1] = ARGV[i] end
   if #ids == 0 then return 0 end
   local held = {}
   for s = 1, #ids, 1000 do
@@ -291,7 +344,7 @@ local function acknowledge(running_key, future_key, first, last)
   local pushes = new_pushes()
   local n, settled, releases = 0, 0, {}
   local now  -- read only if a retry or a hand-back needs it: TIME is a command
-  for i = first, last, 4 do
+  for i = first, last, 5 do
     n = n + 1
     local entry = held[n]
     if entry then
@@ -301,21 +354,35 @@ local function acknowledge(running_key, future_key, first, last)
         local _, task = parse_head(recorded)
         if task then releases[#releases + 1] = task end
       end
-      local outcome, target, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+      local outcome, target, payload, err = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+      local ttl = track_of(recorded)
+      if ttl and (outcome == 'q' or outcome == 'f')
+          and safe_call('HGET', P .. 'job:' .. ARGV[i], 'cancel') == '1' then
+        outcome = 'c'  -- asked to cancel while it ran: it does not run again
+      end
       if outcome == 'q' then
         queue_job(pushes, target, payload)
+        if ttl then record_stored(payload, 2, nil, err) end
       elseif outcome == 'f' then
         local at = tonumber(target)
         now = now or clock()
         if at and at > now then
           defer_job(pushes, target, payload)
+          if ttl then record_stored(payload, 1, nil, err) end
         else
           local _, _, queue = parse_head(payload)
           if queue then queue_job(pushes, queue, payload) else reject(payload) end
+          if ttl and queue then record_stored(payload, 2, nil, err) end
         end
-      elseif outcome == 'h' and not retired_periodic_run(recorded) then
+      elseif outcome == 'h' then
+        if not retired_periodic_run(recorded) then
+          now = now or clock()
+          defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
+          if ttl then record_stored(recorded, 1, nil, nil) end
+        end
+      elseif ttl and FINAL[outcome] then
         now = now or clock()
-        defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
+        record_finished(ARGV[i], FINAL[outcome], ttl, now, err)
       end
     end
   end
@@ -385,6 +452,13 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
   for s = 1, #fields, 4000 do
     safe_call('HSET', running_key, unpack(fields, s, math.min(s + 3999, #fields)))
   end
+  local now
+  for _, payload in ipairs(out) do
+    if track_of(payload) then
+      now = now or clock()
+      record_started(payload, now, ARGV[3])
+    end
+  end
   for task in pairs(changed) do
     safe_call('HSET', P .. 'current_concurrency', task, currents[task])
   end
@@ -419,6 +493,7 @@ local function move_staged(batch, most, now)
     elseif at and at > now then
       defer_job(pushes, target, payload)
       statuses[#statuses + 1] = 'w'
+      if track_of(payload) then record_stored(payload, 1, now) end
     else
       if kind == 'a' then
         local _, _, queue = parse_head(payload)
@@ -426,6 +501,7 @@ local function move_staged(batch, most, now)
       end
       if target and string.match(target, '^[%w_.:%-]+$') then
         queue_job(pushes, target, payload)
+        if track_of(payload) then record_stored(payload, 2, now) end
       else
         reject(payload)
       end

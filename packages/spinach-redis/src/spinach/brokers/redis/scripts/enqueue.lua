@@ -15,6 +15,7 @@ end
 if #ARGV == 8 and ARGV[6] == 'q' then  -- one job, due now: schedule()'s fast path
   local key = P .. 'queue:' .. ARGV[7]
   if redis.call('RPUSH', key, ARGV[8]) == 1 then redis.call('SADD', P .. 'queues', ARGV[7]) end
+  if track_of(ARGV[8]) then record_stored(ARGV[8], 2, clock()) end
   redis.call('PUBLISH', P .. 'notify', 'q:' .. ARGV[7])
   return 'q'
 end
@@ -26,6 +27,7 @@ for i = 6, #ARGV, 3 do
   if at and at > now then
     defer_job(pushes, ARGV[i + 1], ARGV[i + 2])
     statuses[#statuses + 1] = 'w'
+    if track_of(ARGV[i + 2]) then record_stored(ARGV[i + 2], 1, now) end
   else
     local queue = ARGV[i + 1]
     if ARGV[i] == 'a' then
@@ -34,6 +36,7 @@ for i = 6, #ARGV, 3 do
     end
     if queue then
       queue_job(pushes, queue, ARGV[i + 2])
+      if track_of(ARGV[i + 2]) then record_stored(ARGV[i + 2], 2, now) end
     else
       reject(ARGV[i + 2])
     end

@@ -4,7 +4,7 @@
 -- KEYS[3]: future jobs (zset); KEYS[4]: workers (zset)
 -- ARGV: prefix, now, worker id, max jobs, queue name, most payloads to look
 -- at, most bytes to take, largest payload, then (job id, outcome, target,
--- payload) of each finished job
+-- payload, error) of each finished job
 -- A worker no longer registered (declared dead) fetches nothing: nobody would
 -- recover what it took. Returns {-1} then, else what fetch() returns.
 acknowledge(KEYS[2], KEYS[3], 9, #ARGV)

@@ -15,6 +15,7 @@ for _, payload in ipairs(due) do
   local id, _, queue = parse_head(payload)
   if id then
     queue_job(pushes, queue, payload)
+    if track_of(payload) then safe_call('HSET', P .. 'job:' .. id, 'status', 2) end
   else
     reject(payload)
     rejected = rejected + 1

@@ -1,0 +1,207 @@
+"""Following jobs through an Engine: records, cancellation, the current job.
+
+The same tests run on the MemoryBroker and on a real Redis server, with real
+worker threads and event loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from spinach import AsyncioWorkers, Batch, Engine, JobStatus, MemoryBroker, Tasks, current_job
+from spinach.exc import InvalidTaskError, JobNotFoundError, SpinachError
+
+
+def run_until_empty(spin, **kwargs):
+    spin.start_workers(number=kwargs.pop("number", 2), stop_when_queue_empty=True, **kwargs)
+
+
+def test_an_untracked_job_cannot_be_looked_up_or_cancelled(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="plain")
+    def plain():
+        pass
+
+    job = spin.schedule(plain)
+    assert spin.get_job(job.id) is None
+    with pytest.raises(JobNotFoundError, match="not tracked"):
+        spin.cancel(job.id)
+    with pytest.raises(JobNotFoundError):
+        job.refresh()
+
+
+def test_a_tracked_job_is_followed_to_its_end(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="work", track=True)
+    def work(x):
+        me = current_job()
+        assert me is not None and me.id == job.id and me.task_args == (x,)
+        seen.append(spin.get_job(me.id).status)
+
+    seen: list[JobStatus] = []
+    job = spin.schedule(work, 7)
+    assert job.refresh().status is JobStatus.QUEUED
+    assert job.enqueued_at is not None and job.started_at is None
+    run_until_empty(spin)
+    assert seen == [JobStatus.RUNNING]
+    record = spin.get_job(str(job.id))  # the text form works too
+    assert record.status is JobStatus.SUCCEEDED
+    assert record.task_args == (7,)
+    assert record.worker_id is not None
+    assert record.enqueued_at <= record.started_at <= record.finished_at
+    assert current_job() is None  # outside of a job
+
+
+def test_a_failed_job_keeps_its_error(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="broken", track=True)
+    def broken():
+        raise ValueError("no such customer 42")
+
+    job = spin.schedule(broken)
+    run_until_empty(spin)
+    job.refresh()
+    assert job.status is JobStatus.FAILED
+    assert job.error.type == "builtins.ValueError"
+    assert job.error.message == "no such customer 42"
+    assert "in broken" in job.error.traceback
+    assert "ValueError: no such customer 42" in job.error.traceback
+
+
+def test_a_queued_or_future_job_cancelled_never_runs(make_spin):
+    spin = make_spin()
+    ran = []
+
+    @spin.task(name="victim", track=True)
+    def victim(n):
+        ran.append(n)
+
+    now = spin.schedule(victim, 1)
+    later = spin.schedule_at(victim, spin.broker.clock.now() + timedelta(seconds=1), 2)
+    kept = spin.schedule(victim, 3)
+    assert now.cancel() is JobStatus.CANCELLED
+    assert spin.cancel(later.id) is JobStatus.CANCELLED
+    run_until_empty(spin)
+    assert ran == [3]
+    assert spin.get_job(now.id).status is JobStatus.CANCELLED
+    assert spin.get_job(kept.id).status is JobStatus.SUCCEEDED
+    assert spin.cancel(kept.id) is JobStatus.SUCCEEDED  # finished: left alone
+
+
+def test_a_batch_is_cancelled_as_a_whole(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="item", track=True)
+    def item(n):
+        raise AssertionError("cancelled jobs must not run")
+
+    batch = Batch()
+    for n in range(50):
+        batch.schedule(item, n)
+    jobs = spin.schedule_batch(batch)
+    assert spin.cancel_jobs(jobs) == [JobStatus.CANCELLED] * 50
+    assert spin.broker.queue_length("spinach") == 0
+    with pytest.raises(JobNotFoundError):  # one unknown id: none is cancelled
+        spin.cancel_jobs([jobs[0], uuid.uuid4()])
+
+
+def test_a_running_threaded_job_sees_the_request_and_is_not_retried(make_spin):
+    spin = make_spin()
+    started, attempts = threading.Event(), []
+
+    @spin.task(name="long", track=True, max_retries=5)
+    def long():
+        me = current_job()
+        attempts.append(me.retries)
+        started.set()
+        step = threading.Event()
+        for _ in range(2000):  # at most 10 s: without a cancel it succeeds, and fails the test
+            me.raise_if_cancelled()
+            step.wait(0.005)  # a step of the job's own work
+
+    job = spin.schedule(long)
+    spin.start_workers(number=2, block=False)
+    try:
+        assert started.wait(10)
+        assert job.cancel() is JobStatus.RUNNING
+    finally:
+        spin.stop_workers()  # waits for the running job to end and be acknowledged
+    record = spin.get_job(job.id)
+    assert record.status is JobStatus.CANCELLED
+    assert record.cancel_requested
+    assert record.error.type == "spinach.exc.JobCancelledError"
+    assert attempts == [0]
+
+
+def test_a_running_async_job_is_cancelled(make_spin):
+    spin = make_spin()
+    started, finished = threading.Event(), []
+
+    @spin.task(name="waiter", track=True, max_retries=3)
+    async def waiter():
+        started.set()
+        try:  # without a cancel it times out after 10 s, and fails the test
+            await asyncio.wait_for(asyncio.Event().wait(), 10)
+        finally:
+            finished.append(current_job().cancel_requested)
+
+    job = spin.schedule(waiter)
+    spin.start_workers(number=4, block=False, workers_class=AsyncioWorkers)
+    try:
+        assert started.wait(10)
+        assert spin.cancel(job.id) is JobStatus.RUNNING
+    finally:
+        spin.stop_workers()  # waits for the running job to end and be acknowledged
+    assert finished == [True]
+    record = spin.get_job(job.id)
+    assert record.status is JobStatus.CANCELLED
+    assert record.retries == 0
+
+
+def test_engine_wide_tracking_and_task_opt_out():
+    spin = Engine(MemoryBroker(), track_jobs=True, finished_jobs_ttl=timedelta(hours=2))
+
+    @spin.task(name="followed")
+    def followed():
+        pass
+
+    @spin.task(name="ignored", track=False)
+    def ignored():
+        pass
+
+    assert spin.schedule(followed).track == 7200
+    assert spin.get_job(spin.schedule(followed).id) is not None
+    assert spin.get_job(spin.schedule(ignored).id) is None
+
+
+def test_bad_input_is_refused_at_the_call():
+    spin = Engine(MemoryBroker())
+    with pytest.raises(TypeError):
+        spin.get_job(42)
+    with pytest.raises(ValueError, match="not a job id"):
+        spin.get_job("nope")
+    with pytest.raises(ValueError, match="not a job id"):
+        spin.cancel("nope")
+    assert spin.get_job(uuid.uuid4()) is None
+    with pytest.raises(JobNotFoundError):
+        spin.cancel(uuid.uuid4())
+    with pytest.raises(ValueError, match="finished_jobs_ttl"):
+        Engine(MemoryBroker(), finished_jobs_ttl=-1)
+    with pytest.raises(ValueError, match="finished_jobs_ttl"):
+        Engine(MemoryBroker(), finished_jobs_ttl=timedelta(0))
+    with pytest.raises(TypeError, match="track_jobs"):
+        Engine(MemoryBroker(), track_jobs="yes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTaskError, match="track"):
+        Tasks().add(lambda: None, name="t", track="yes")  # type: ignore[arg-type]
+    from spinach import Job
+
+    with pytest.raises(SpinachError, match="get_job"):
+        Job("t", "q", spin.broker.clock.now(), 0).refresh()
