@@ -216,6 +216,20 @@ def test_a_job_handed_back_is_recorded_waiting(broker, clock):
     assert broker.get_job(job.id_hex).status is JobStatus.WAITING
 
 
+def test_flush_forgets_the_records_of_unfinished_jobs(backend, clock):
+    worker = backend.broker()
+    worker.start()
+    worker.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
+    queued, later = tracked(clock), tracked(clock, delay=60)
+    running = tracked(clock, task_name="limited", max_retries=1)
+    parked = tracked(clock, task_name="limited", max_retries=1)
+    worker.enqueue_jobs([running, parked, queued, later])
+    assert len(worker.get_jobs_from_queue("q", 2)) == 2  # running and queued; parked waits
+    worker.flush()
+    for job in (queued, later, running, parked):
+        assert worker.get_job(job.id_hex) is None, job
+
+
 @pytest.mark.parametrize("ttl", [1, 86400 * 365])
 def test_track_travels_in_the_payload(clock, ttl):
     job = tracked(clock)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -965,15 +966,42 @@ class RedisBroker(Broker):
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
             doomed += [keys.max_concurrency_seen]
             doomed += [keys.parked(task) for task in tasks]
-            # Job records are found by their prefix: no registry of them is kept,
-            # which would cost a command per job.
-            doomed += [_text(k) for k in client.scan_iter(match=keys.job("*"), count=1000)]
+            doomed += [keys.job(i) for i in self._tracked_ids(doomed, batches, workers)]
             for start in range(0, len(doomed), 500):
                 client.delete(*doomed[start : start + 500])
 
         self._retrying("flush the namespace", call)
         with self._held_lock:
             self._held.clear()
+
+    def _tracked_ids(self, doomed: List[str], batches: List[str], workers: List[str]) -> Set[str]:
+        """Ids of the tracked jobs not finished yet, found where they wait or run.
+
+        No registry of job records is kept (it would cost a command per
+        job) and SCAN is not used (a least-privilege ACL user has no right
+        to it): records of finished jobs are left to expire.
+        """
+        keys, client = self.keys, self._redis
+        kinds = tuple(keys.prefix + kind for kind in ("queue:", "parked:", "batch:"))
+        lists = [key for key in doomed if key.startswith(kinds)]
+        found: List[bytes] = []
+        for key in lists:
+            for start in itertools.count(0, 1000):
+                page = _or_empty(client.lrange, key, start, start + 999)
+                found += page
+                if len(page) < 1000:
+                    break
+        found += _or_empty(client.zrange, keys.future, 0, -1)
+        for worker in workers:
+            for key in (keys.running(worker), keys.adopted(worker)):
+                found += [entry[1:] for entry in _or_empty(client.hvals, key)]
+        ids = set()
+        for raw in found:
+            payload = raw if isinstance(raw, bytes) else raw.encode()
+            start = payload.find(b'{"id":"')  # a staged entry starts with kind|target|
+            if start >= 0 and _TRACKED_TAIL.search(payload[-200:]):
+                ids.add(payload[start + 7 : start + 39].decode("ascii", "replace"))
+        return ids
 
     def inject_raw_payload(self, queue: str, payload: str | bytes) -> None:
         """Put a raw payload at the end of ``queue``, bypassing every check.
@@ -1011,6 +1039,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+#: The end of a tracked job's payload (see track_of() in _common.lua).
+_TRACKED_TAIL = re.compile(rb',"track":[0-9]+(?:,"sig":"[0-9a-f]+")?}$')
+
 #: The outcome letter of a finished job, for the scripts (acknowledge() in _common.lua).
 _FINAL = {JobStatus.SUCCEEDED: "s", JobStatus.FAILED: "x", JobStatus.CANCELLED: "c"}
 
@@ -1022,3 +1053,13 @@ def _error(job: Job) -> str:
 
 def _date(value: Optional[bytes]) -> Optional[datetime]:
     return None if value is None else from_timestamp(float(value))
+
+
+def _or_empty(read: Callable[..., List[bytes]], *args: Any) -> List[bytes]:
+    """What ``read(*args)`` returns, or nothing if the key holds another type (a foreign write)."""
+    try:
+        return list(read(*args))
+    except ResponseError as exc:
+        if "WRONGTYPE" not in str(exc):
+            raise
+        return []
