@@ -237,3 +237,72 @@ def test_track_travels_in_the_payload(clock, ttl):
     again = Job.deserialize(job.serialize())
     assert again.track == ttl
     assert job.serialize().endswith(f',"track":{ttl}}}')
+
+
+# -- results -------------------------------------------------------------------
+
+
+def storing(clock, **kwargs) -> Job:
+    job = make_job(clock, **kwargs)
+    job.result_ttl = TTL
+    return job
+
+
+def test_a_result_is_stored_and_wakes_a_blocked_waiter(broker, clock):
+    job = storing(clock)
+    broker.enqueue_jobs([job])
+    assert broker.wait_result(job.id_hex, 0.05) is None  # not finished: times out
+    assert broker.get_job(job.id_hex) is None  # results alone keep no record
+    got: list = []
+    waiting = threading.Thread(
+        target=lambda: got.append(broker.wait_result(job.id_hex, 10)), name="result-waiter"
+    )
+    waiting.start()
+    [running] = broker.get_jobs_from_queue("q", 1)
+    running._result = '{"total":[1,2.5,"x"]}'
+    finish(broker, running, JobStatus.SUCCEEDED)
+    waiting.join(10)
+    assert got == [(JobStatus.SUCCEEDED, {"total": [1, 2.5, "x"]}, None)]
+    # Read again, by another waiter: the outcome stays.
+    assert broker.wait_result(job.id_hex, 1) == (
+        JobStatus.SUCCEEDED,
+        {"total": [1, 2.5, "x"]},
+        None,
+    )
+
+
+def test_a_failed_or_lost_job_stores_its_error(backend, clock):
+    dead = backend.broker(broker_dead_threshold_seconds=30)
+    live = backend.broker(broker_dead_threshold_seconds=30)
+    dead.start()
+    live.start()
+    failing, lost = storing(clock), storing(clock)
+    dead.enqueue_jobs([failing, lost])
+    running = dead.get_jobs_from_queue("q", 2)
+    finish(dead, running[0], JobStatus.FAILED, JobError("builtins.KeyError", "'x'", "Traceback..."))
+    status, value, error = live.wait_result(failing.id_hex, 1)
+    assert (status, value, error) == (
+        JobStatus.FAILED,
+        None,
+        JobError("builtins.KeyError", "'x'", "Traceback..."),
+    )
+    assert heartbeat_for(40, clock, live) == [lost]
+    status, _, error = live.wait_result(lost.id_hex, 1)
+    assert status is JobStatus.FAILED
+    assert error.type == "spinach.exc.JobLostError"
+
+
+def test_a_cancelled_job_stores_its_outcome(broker, clock):
+    job = storing(clock)
+    job.track = TTL
+    broker.enqueue_jobs([job])
+    assert broker.cancel_jobs([job.id_hex]) == [JobStatus.CANCELLED]
+    assert broker.wait_result(job.id_hex, 1) == (JobStatus.CANCELLED, None, None)
+
+
+def test_results_travel_in_the_payload_after_tracking(clock):
+    job = storing(clock)
+    job.track = 60
+    assert job.serialize().endswith(f',"track":60,"result":{TTL}}}')
+    again = Job.deserialize(job.serialize())
+    assert (again.track, again.result_ttl) == (60, TTL)

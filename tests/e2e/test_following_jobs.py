@@ -14,7 +14,15 @@ from datetime import timedelta
 import pytest
 
 from spinach import AsyncioWorkers, Batch, Engine, JobStatus, MemoryBroker, Tasks, current_job
-from spinach.exc import InvalidTaskError, JobNotFoundError, SpinachError
+from spinach.exc import (
+    InvalidTaskError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    JobResultTimeoutError,
+    ResultNotStoredError,
+    SpinachError,
+)
 
 
 def run_until_empty(spin, **kwargs):
@@ -205,3 +213,127 @@ def test_bad_input_is_refused_at_the_call():
 
     with pytest.raises(SpinachError, match="get_job"):
         Job("t", "q", spin.broker.clock.now(), 0).refresh()
+
+
+# -- results ---------------------------------------------------------------------
+
+
+def test_result_waits_for_what_the_task_returned(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="add", store_result=True)
+    def add(a, b):
+        return {"sum": a + b, "parts": (a, b)}
+
+    job = spin.schedule(add, 2, 3)
+    with pytest.raises(JobResultTimeoutError):
+        job.result(timeout=0.05)  # no worker yet: the job goes on
+    spin.start_workers(number=2, block=False)
+    try:
+        assert job.result(timeout=10) == {"sum": 5, "parts": [2, 3]}
+        assert job.result(timeout=0) == {"sum": 5, "parts": [2, 3]}  # kept: read again
+    finally:
+        spin.stop_workers()
+
+
+def test_aresult_waits_without_blocking_the_loop(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="double", store_result=timedelta(minutes=5))
+    async def double(x):
+        return x * 2
+
+    async def main():
+        job = await spin.aschedule(double, 21)
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.ensure_future(tick())
+        value = await job.aresult(timeout=10)
+        ticker.cancel()
+        return value, ticks
+
+    spin.start_workers(number=2, block=False, workers_class=AsyncioWorkers)
+    try:
+        value, ticks = asyncio.run(main())
+    finally:
+        spin.stop_workers()
+    assert value == 42
+    assert ticks > 0  # the loop ran while the result was awaited
+
+
+def test_a_failed_job_raises_the_remote_error(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="broken", store_result=True, max_retries=0)
+    def broken(customer):
+        raise LookupError(f"no such customer {customer}")
+
+    job = spin.schedule(broken, 42)
+    run_until_empty(spin)
+    with pytest.raises(JobFailedError, match=r"builtins\.LookupError: no such customer 42") as info:
+        job.result(timeout=5)
+    assert info.value.error.type == "builtins.LookupError"
+    assert "in broken" in info.value.error.traceback
+    assert info.value.job_id == job.id
+
+
+def test_a_value_json_cannot_carry_fails_the_job_for_good(make_spin):
+    spin = make_spin()
+    runs = []
+
+    @spin.task(name="returns_a_set", store_result=True, max_retries=3, track=True)
+    def returns_a_set():
+        runs.append(1)
+        return {1, 2}
+
+    job = spin.schedule(returns_a_set)
+    run_until_empty(spin)
+    with pytest.raises(JobFailedError, match="is a set, which JSON cannot carry"):
+        job.result(timeout=5)
+    assert runs == [1]  # not retried: it would do its work again for the same value
+    assert spin.get_job(job.id).status is JobStatus.FAILED
+
+
+def test_a_cancelled_job_raises_cancelled(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="never", store_result=True, track=True)
+    def never():
+        raise AssertionError("cancelled before it ran")
+
+    job = spin.schedule(never)
+    job.cancel()
+    with pytest.raises(JobCancelledError):
+        job.result(timeout=5)
+
+
+def test_waiting_is_refused_at_the_call_when_it_cannot_work(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="silent")
+    def silent():
+        return 1
+
+    @spin.task(name="loud", store_result=True)
+    def loud():
+        return 1
+
+    with pytest.raises(ResultNotStoredError, match="store_result=True"):
+        spin.schedule(silent).result(timeout=1)
+    with pytest.raises(ResultNotStoredError):
+        asyncio.run(spin.schedule(silent).aresult(timeout=1))
+    job = spin.schedule(loud)
+    with pytest.raises(ValueError, match="timeout"):
+        job.result(timeout=-1)
+    with pytest.raises(TypeError, match="timeout"):
+        job.result(timeout="1")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTaskError, match="store_result"):
+        spin.task(lambda: None, name="bad", store_result="yes")
+    with pytest.raises(InvalidTaskError, match="store_result"):
+        spin.task(lambda: None, name="bad2", store_result=timedelta(0))

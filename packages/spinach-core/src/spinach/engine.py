@@ -20,7 +20,11 @@ from .brokers.base import Broker
 from .codec import PayloadCodec
 from .exc import (
     InvalidTaskError,
+    JobCancelledError,
+    JobFailedError,
     JobNotFoundError,
+    JobResultTimeoutError,
+    ResultNotStoredError,
     SpinachError,
     UnknownTaskError,
     WorkersError,
@@ -308,6 +312,10 @@ class Engine:
         job._engine = self
         if task.track or (task.track is None and self._track_jobs):
             job.track = self._record_ttl
+        if task.store_result is not False:
+            job.result_ttl = (
+                self._record_ttl if task.store_result is True else _ttl_seconds(task.store_result)
+            )
         self._broker.codec.prepare(job)  # too large: refused here, in the caller
         return job
 
@@ -497,6 +505,42 @@ class Engine:
                 raise self._not_found(job_id)
         return [status for status in statuses if status is not None]
 
+    def wait_result(self, job: Job, timeout: Optional[float] = None) -> Any:
+        """Wait for a job's result; see :meth:`spinach.job.Job.result`."""
+        if not job.result_ttl:
+            raise ResultNotStoredError(
+                f"task {job.task_name!r} does not store results: give it store_result=True "
+                "to wait for what its jobs return"
+            )
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+            if not timeout >= 0:  # NaN too
+                raise ValueError(f"timeout must be 0 or more seconds, not {timeout!r}")
+        outcome = self._broker.wait_result(job.id_hex, timeout)
+        if outcome is None:
+            raise JobResultTimeoutError(
+                f"job {job.id} of task {job.task_name!r} did not finish within {timeout} s"
+            )
+        status, value, error = outcome
+        if status is JobStatus.SUCCEEDED:
+            return value
+        if status is JobStatus.CANCELLED:
+            raise JobCancelledError(f"job {job.id} of task {job.task_name!r} was cancelled")
+        described = f"{error.type}: {error.message}" if error is not None else "unknown error"
+        raise JobFailedError(
+            f"job {job.id} of task {job.task_name!r} failed: {described}",
+            job_id=job.id,
+            error=error,
+        )
+
+    async def await_result(self, job: Job, timeout: Optional[float] = None) -> Any:
+        """Wait for a job's result without blocking the event loop; see :meth:`wait_result`."""
+        if not job.result_ttl:  # raised in the caller, not in the executor
+            return self.wait_result(job, timeout)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.wait_result, job, timeout)
+
     def _not_found(self, job_id_hex: str) -> JobNotFoundError:
         return JobNotFoundError(
             f"no record of job {uuid.UUID(hex=job_id_hex)} in namespace {self._namespace!r}: "
@@ -602,7 +646,7 @@ class Engine:
         workers_class: Type[BaseWorkers],
     ) -> _Running:
         broker = self._broker
-        runner = JobRunner(self._namespace, self._tasks_get, broker.clock)
+        runner = JobRunner(self._namespace, self._tasks_get, broker.clock, self._limits)
         results = Results()
         workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
         broker.on_cancel_requested = workers.request_cancel

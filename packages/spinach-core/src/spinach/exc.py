@@ -13,7 +13,7 @@ raises them to steer its own retries.  They are also importable from
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 __all__ = [
     "AbortException",
@@ -116,6 +116,31 @@ class JobCancelledError(SpinachError):
     whose cancellation was requested and that ends with it (or with
     :class:`asyncio.CancelledError`) is ``CANCELLED``: it is not retried.
     """
+
+
+class ResultNotStoredError(SpinachError, ValueError):
+    """Waiting for the result of a job whose task does not store results.
+
+    Give the task ``store_result=True`` (or a ``timedelta``) to keep them.
+    """
+
+
+class JobResultTimeoutError(SpinachError, TimeoutError):
+    """The job did not finish within the time given to ``Job.result()``; it goes on."""
+
+
+class JobFailedError(SpinachError):
+    """The job whose result was awaited failed for good.
+
+    :ivar job_id: id of the job (:class:`uuid.UUID`)
+    :ivar error: :class:`~spinach.job.JobError` of its last attempt: the
+        remote exception's type, message and formatted traceback
+    """
+
+    def __init__(self, message: str, job_id: Any = None, error: Any = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.error = error
 
 
 class BrokerError(SpinachError):

@@ -121,6 +121,8 @@ class Job:
     :ivar task_kwargs: dict of keyword arguments for the task
     :ivar track: seconds the job's record is kept once it is finished, ``0``
         when the job is not tracked (see :meth:`spinach.engine.Engine.get_job`)
+    :ivar result_ttl: seconds the job's result is kept once it is finished,
+        ``0`` when its task does not store results (see :meth:`result`)
 
     Jobs returned by :meth:`spinach.engine.Engine.get_job` (and by
     :meth:`refresh`) also carry what their record says:
@@ -142,12 +144,14 @@ class Job:
         "_id",
         "_id_hex",
         "_payload",
+        "_result",
         "cancel_requested",
         "enqueued_at",
         "error",
         "finished_at",
         "max_retries",
         "queue",
+        "result_ttl",
         "retries",
         "started_at",
         "status",
@@ -196,6 +200,8 @@ class Job:
         self.task_args: Tuple[Any, ...] = tuple(task_args) if task_args else ()
         self.task_kwargs: Dict[str, Any] = task_kwargs if task_kwargs else {}
         self.track = 0
+        self.result_ttl = 0
+        self._result: Optional[str] = None
         self._clear_record()
 
     def _clear_record(self) -> None:
@@ -270,6 +276,8 @@ class Job:
         job.task_args = task_args
         job.task_kwargs = task_kwargs
         job.track = 0
+        job.result_ttl = 0
+        job._result = None
         job._engine = None
         job.enqueued_at = job.started_at = job.finished_at = None
         job.worker_id = None
@@ -320,7 +328,8 @@ class Job:
         "queue":...`` so that broker scripts can read the id, task and queue
         without decoding the JSON (see :func:`has_job_head`).  A tracked
         job's payload ends with ``,"track":<seconds>}``, where scripts read
-        whether and how long to keep its record.
+        whether and how long to keep its record, then (if its task stores
+        results) ``,"result":<seconds>}``.
         """
         payload = _PAYLOAD % (
             self._id_hex,
@@ -332,9 +341,12 @@ class Job:
             serialization.dumps(self.task_args),
             serialization.dumps(self.task_kwargs),
         )
-        if self.track:
-            # Last field: broker scripts find it at the end of the payload.
-            return f'{payload[:-1]},"track":{self.track}}}'
+        if self.track or self.result_ttl:
+            # Last fields: broker scripts find them at the end of the payload.
+            tail = f',"track":{self.track}' if self.track else ""
+            if self.result_ttl:
+                tail += f',"result":{self.result_ttl}'
+            return f"{payload[:-1]}{tail}}}"
         return payload
 
     @classmethod
@@ -385,6 +397,9 @@ class Job:
             track = data.get("track", 0)
             if type(track) is not int or not 0 <= track <= _MAX_TRACK:
                 raise ValueError(f"track {track!r} is not a number of seconds")
+            result_ttl = data.get("result", 0)
+            if type(result_ttl) is not int or not 0 <= result_ttl <= _MAX_TRACK:
+                raise ValueError(f"result {result_ttl!r} is not a number of seconds")
             _check_canonical(text, data)
             job = cls._create(
                 task_name,
@@ -400,6 +415,7 @@ class Job:
         except (KeyError, TypeError, ValueError) as exc:
             raise SerializationError(f"not a Spinach job payload: {exc!r}") from exc
         job.track = track
+        job.result_ttl = result_ttl
         return job
 
     # -- following a job ---------------------------------------------------
@@ -419,6 +435,30 @@ class Job:
         for name in _RECORD_ATTRIBUTES:
             setattr(self, name, getattr(current, name))
         return self
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """Wait for this job to finish and return what its task returned.
+
+        The task must store results (``store_result`` option).  The wait
+        blocks on the broker (a blocking Redis command, no polling loop).
+
+        :arg timeout: most seconds to wait; ``None`` waits as long as it takes
+        :raises spinach.exc.ResultNotStoredError: at once, if the task does
+            not store results
+        :raises spinach.exc.JobFailedError: if the job failed for good; it
+            carries the remote error's type, message and traceback
+        :raises spinach.exc.JobCancelledError: if the job was cancelled
+        :raises spinach.exc.JobResultTimeoutError: if ``timeout`` passed first
+            (the job goes on)
+        """
+        return self._require_engine().wait_result(self, timeout)
+
+    async def aresult(self, timeout: Optional[float] = None) -> Any:
+        """Like :meth:`result`, without blocking the running event loop.
+
+        The blocking wait runs in the loop's default executor.
+        """
+        return await self._require_engine().await_result(self, timeout)
 
     def cancel(self) -> JobStatus:
         """Cancel this job; see :meth:`spinach.engine.Engine.cancel`."""

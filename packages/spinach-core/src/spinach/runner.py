@@ -37,9 +37,11 @@ from .exc import (
     JobCancelledError,
     JobInterruptedError,
     RetryException,
+    SerializationError,
     UnknownTaskError,
 )
 from .job import Job, JobError, JobStatus
+from .serialization import DEFAULT_LIMITS, PayloadLimits, encode_result
 from .task import Task
 from .utils import exponential_backoff, from_timestamp, to_timestamp
 
@@ -77,14 +79,20 @@ class JobRunner:
     :arg namespace: namespace the signals are sent for
     :arg get_task: returns the attached task of a name, or ``None``
     :arg clock: source of time for retry dates
+    :arg limits: bounds of a stored result (size, nesting)
     """
 
     def __init__(
-        self, namespace: str, get_task: Callable[[str], Optional[Task]], clock: Clock
+        self,
+        namespace: str,
+        get_task: Callable[[str], Optional[Task]],
+        clock: Clock,
+        limits: PayloadLimits = DEFAULT_LIMITS,
     ) -> None:
         self.namespace = namespace
         self._get_task = get_task
         self._clock = clock
+        self._limits = limits
         self._warned_kind: set = set()  # type: ignore[type-arg]
 
     def knows(self, task_name: str) -> bool:
@@ -120,15 +128,19 @@ class JobRunner:
         _current_job.set(job)
         started = time.perf_counter()
         error: Optional[BaseException] = None
+        final = False  # a failure that is never retried
         try:
             if task.is_async:
                 self._warn_kind(task, "an async task run by ThreadWorkers gets its own event loop")
-                asyncio.run(task.func(*job.task_args, **job.task_kwargs))
+                value = asyncio.run(task.func(*job.task_args, **job.task_kwargs))
             else:
-                task.func(*job.task_args, **job.task_kwargs)
+                value = task.func(*job.task_args, **job.task_kwargs)
         except BaseException as exc:  # a task must never kill its worker
             error = exc
-        return self._conclude(job, error, time.perf_counter() - started)
+        else:
+            error = self._store_result(job, task, value)
+            final = error is not None
+        return self._conclude(job, error, time.perf_counter() - started, final)
 
     async def run_async(self, job: Job) -> Job:
         """Run a job on the running event loop and return it with its outcome set."""
@@ -138,17 +150,35 @@ class JobRunner:
         _current_job.set(job)  # the job runs in an asyncio task of its own: its own context
         started = time.perf_counter()
         error: Optional[BaseException] = None
+        final = False  # a failure that is never retried
         try:
             if task.is_async:
-                await task.func(*job.task_args, **job.task_kwargs)
+                value = await task.func(*job.task_args, **job.task_kwargs)
             else:
                 self._warn_kind(task, "a sync task run by AsyncioWorkers runs in a thread")
                 call = functools.partial(task.func, *job.task_args, **job.task_kwargs)
                 context = contextvars.copy_context()
-                await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+                value = await asyncio.get_running_loop().run_in_executor(None, context.run, call)
         except BaseException as exc:  # a task must never kill its worker
             error = exc
-        return self._conclude(job, error, time.perf_counter() - started)
+        else:
+            error = self._store_result(job, task, value)
+            final = error is not None
+        return self._conclude(job, error, time.perf_counter() - started, final)
+
+    def _store_result(self, job: Job, task: Task, value: Any) -> Optional[BaseException]:
+        """Encode what the task returned, if it stores results; return the error, if any.
+
+        A value JSON cannot carry fails the job for good: running it again
+        would redo its work to return the same value.
+        """
+        if not job.result_ttl:
+            return None
+        try:
+            job._result = encode_result(task.name, value, self._limits)
+        except SerializationError as exc:
+            return exc
+        return None
 
     def _begin(self, job: Job) -> Optional[Task]:
         task = self._get_task(job.task_name)
@@ -166,7 +196,9 @@ class JobRunner:
         signals.job_started.send(self.namespace, job=job)
         return task
 
-    def _conclude(self, job: Job, error: Optional[BaseException], duration: float) -> Job:
+    def _conclude(
+        self, job: Job, error: Optional[BaseException], duration: float, final: bool = False
+    ) -> Job:
         if error is None:
             job.status = JobStatus.SUCCEEDED
             if logger.isEnabledFor(logging.INFO):
@@ -191,7 +223,7 @@ class JobRunner:
         elif isinstance(error, asyncio.CancelledError):
             job.error = JobError.from_exception(error)
             self._interrupted(job, error)
-        elif not isinstance(error, AbortException) and job.retryable:
+        elif not isinstance(error, AbortException) and job.retryable and not final:
             job.error = JobError.from_exception(error)
             self._schedule_retry(job, error)
             signals.job_schedule_retry.send(self.namespace, job=job, err=error)

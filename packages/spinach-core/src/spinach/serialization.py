@@ -96,13 +96,14 @@ def check_arguments(
     and its lists of arguments take two).
     """
     depth = limits.max_depth - 2
+    context = f"cannot schedule task {task_name!r}"
     try:
         for index, value in enumerate(args):
             if type(value) not in _SCALARS:
-                _check(value, f"args[{index}]", task_name, depth)
+                _check(value, f"args[{index}]", context, depth)
         for key, value in kwargs.items():
             if type(value) not in _SCALARS:
-                _check(value, f"kwargs[{key!r}]", task_name, depth)
+                _check(value, f"kwargs[{key!r}]", context, depth)
     except RecursionError:
         raise SerializationError(
             f"cannot schedule task {task_name!r}: its arguments nest too deeply (more than "
@@ -111,47 +112,71 @@ def check_arguments(
         ) from None
 
 
-def _check(value: Any, path: str, task_name: str, depth: int) -> None:
+def encode_result(task_name: str, value: Any, limits: PayloadLimits = DEFAULT_LIMITS) -> str:
+    """Check what a task returned and encode it as JSON, strictly.
+
+    Raise :class:`SerializationError` for a value JSON cannot carry as it
+    is (sets, objects, NaN, non-string keys, tuples are fine as lists), one
+    nesting deeper than ``limits.max_depth`` or larger than
+    ``limits.max_bytes``: never a silent ``str()``.
+    """
+    context = f"task {task_name!r} returned a value that cannot be stored as its result"
+    try:
+        _check(value, "result", context, limits.max_depth)
+    except RecursionError:
+        raise SerializationError(
+            f"{context}: it nests deeper than {limits.max_depth} levels or contains itself"
+        ) from None
+    text = dumps(value)
+    if len(text) > limits.max_bytes:
+        raise SerializationError(
+            f"{context}: {len(text)} bytes of JSON, more than the limit of {limits.max_bytes} "
+            "(PayloadLimits.max_bytes); store large results elsewhere and return a reference"
+        )
+    return text
+
+
+def _check(value: Any, path: str, context: str, depth: int) -> None:
     kind = type(value)
     if kind in _SCALARS:
         return
     if kind is float:
         if not math.isfinite(value):
-            _fail(task_name, path, f"{value!r} is not a finite number")
+            _fail(context, path, f"{value!r} is not a finite number")
         return
     if (kind is list or kind is tuple or kind is dict) and depth <= 0:
         raise RecursionError  # reported by check_arguments()
     if kind is list or kind is tuple:
         for index, item in enumerate(value):
-            _check(item, f"{path}[{index}]", task_name, depth - 1)
+            _check(item, f"{path}[{index}]", context, depth - 1)
         return
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
                 _fail(
-                    task_name,
+                    context,
                     path,
                     f"has a key {key!r} of type {type(key).__name__}; "
                     "JSON object keys are strings, convert it first",
                 )
-            _check(item, f"{path}[{key!r}]", task_name, depth - 1)
+            _check(item, f"{path}[{key!r}]", context, depth - 1)
         return
     # Subclasses of JSON scalars (enums of str/int, ...) encode as their base.
     if isinstance(value, (str, int)):
         return
     if isinstance(value, float):
-        _check(float(value), path, task_name, depth)
+        _check(float(value), path, context, depth)
         return
     _fail(
-        task_name,
+        context,
         path,
         f"is a {kind.__name__}, which JSON cannot carry; pass str, int, float, "
         "bool, None, list or dict values (e.g. an id instead of an object)",
     )
 
 
-def _fail(task_name: str, path: str, reason: str) -> None:
-    raise SerializationError(f"cannot schedule task {task_name!r}: {path} {reason}")
+def _fail(context: str, path: str, reason: str) -> None:
+    raise SerializationError(f"{context}: {path} {reason}")
 
 
 def dumps(value: Any) -> str:

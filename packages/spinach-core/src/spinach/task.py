@@ -96,6 +96,7 @@ class Task:
         "name",
         "periodicity",
         "queue",
+        "store_result",
         "track",
     )
 
@@ -109,10 +110,14 @@ class Task:
         max_concurrency: Optional[int],
         *,
         track: Optional[bool] = None,
+        store_result: Union[bool, timedelta] = False,
     ) -> None:
         self.func = func
         #: Whether its jobs are tracked; ``None``: as the Engine's ``track_jobs`` says.
         self.track = track
+        #: Whether (``True``: for the Engine's ``finished_jobs_ttl``) or for
+        #: how long (a ``timedelta``) the return value of its jobs is kept.
+        self.store_result = store_result
         self.name = name
         self.queue = queue
         self.max_retries = max_retries
@@ -187,6 +192,19 @@ def _check_options(
                 f"{where}: max_concurrency requires max_retries to be set to 1 or more, "
                 "since only retryable tasks can be limited safely"
             )
+
+
+def _check_store_result(name: str, store_result: object) -> None:
+    if isinstance(store_result, bool):
+        return
+    if not isinstance(store_result, timedelta):
+        raise InvalidTaskError(
+            f"task {name!r}: store_result must be True, False or a timedelta, not {store_result!r}"
+        )
+    if not timedelta(seconds=1) <= store_result <= timedelta(days=3650):
+        raise InvalidTaskError(
+            f"task {name!r}: store_result must be between 1 second and 10 years, not {store_result}"
+        )
 
 
 def _check_track(track: object) -> None:
@@ -311,6 +329,7 @@ class Tasks:
         max_concurrency: Optional[int] = None,
         *,
         track: Optional[bool] = None,
+        store_result: Union[bool, timedelta] = False,
     ) -> Any:
         """Decorator to register a task function.
 
@@ -325,7 +344,16 @@ class Tasks:
         """
 
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
-            self.add(function, name, queue, max_retries, periodicity, max_concurrency, track=track)
+            self.add(
+                function,
+                name,
+                queue,
+                max_retries,
+                periodicity,
+                max_concurrency,
+                track=track,
+                store_result=store_result,
+            )
             return function
 
         if func is not None:
@@ -342,6 +370,7 @@ class Tasks:
         max_concurrency: Optional[int] = None,
         *,
         track: Optional[bool] = None,
+        store_result: Union[bool, timedelta] = False,
     ) -> None:
         """Register a task function.
 
@@ -359,6 +388,10 @@ class Tasks:
             :meth:`~spinach.engine.Engine.cancel` needs (``True``); never
             (``False``); or as the Engine's ``track_jobs`` says (``None``,
             the default).  See the chapter "Following jobs".
+        :arg store_result: keep what the task returns (JSON values only), for
+            the Engine's ``finished_jobs_ttl`` (``True``) or for a
+            ``timedelta``, so that :meth:`~spinach.job.Job.result` can wait
+            for it.  Off by default.
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -378,8 +411,18 @@ class Tasks:
         max_concurrency = _first(max_concurrency, self.max_concurrency, None)
         _check_options(name, queue, retries, periodicity, max_concurrency)
         _check_track(track)
+        _check_store_result(name, store_result)
         track = _first(track, self.track, None)
-        task = Task(func, name, queue, int(retries), periodicity, max_concurrency, track=track)
+        task = Task(
+            func,
+            name,
+            queue,
+            int(retries),
+            periodicity,
+            max_concurrency,
+            track=track,
+            store_result=store_result,
+        )
         if periodicity is not None:
             try:
                 task.check_arguments((), {})

@@ -60,6 +60,10 @@ The rules every implementation keeps:
   that marks it ``CANCELLED``: no fetch can take it afterwards.  A running
   one gets a request, delivered to the broker running it, which sets
   ``cancel_requested`` on the job and calls :attr:`on_cancel_requested`.
+- **Results.** A job whose task stores results (``Job.result_ttl`` > 0,
+  written in its payload) gets its outcome stored when it is over for good
+  (succeeded, failed, cancelled), in the same atomic step, for
+  ``Job.result_ttl`` seconds; :meth:`wait_result` blocks until it is.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ from ..clock import Clock, SystemClock
 from ..codec import PayloadCodec
 from ..exc import NamespaceError
 from ..job import Job, JobStatus
+from ..outcome import Outcome
 from ..task import Task, validate_name
 
 __all__ = ["DEFAULT_DEAD_THRESHOLD", "FETCH_MAX_BYTES", "Broker"]
@@ -329,6 +334,14 @@ class Broker(ABC):
         record, nothing is changed.
         """
         raise NotImplementedError(f"{type(self).__name__} does not keep job records")
+
+    def wait_result(self, job_id: str, timeout: Optional[float]) -> Optional[Outcome]:
+        """Wait until the job's outcome is stored (its task stores results); ``None`` on timeout.
+
+        ``timeout=None`` waits as long as it takes.  The wait blocks on the
+        broker (no polling loop).  See :mod:`spinach.outcome`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not store results")
 
     def _cancel_requested_here(self, job: Optional[Job]) -> None:
         """A cancellation was requested for ``job``, held by this worker (if it is)."""

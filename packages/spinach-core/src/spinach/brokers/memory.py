@@ -25,6 +25,7 @@ from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 from ..clock import Clock
 from ..exc import JobLostError, SerializationError
 from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id
+from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
 from ..utils import from_timestamp
 from .base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
@@ -84,6 +85,9 @@ class _Namespace:
     # job id -> record, for tracked jobs; (expiry, job id) of finished ones
     records: Dict[str, _Record] = field(default_factory=dict)
     expiries: List[Tuple[float, str]] = field(default_factory=list)
+    # job id -> (expiry, stored outcome), for jobs whose task stores results
+    results: Dict[str, Tuple[float, str]] = field(default_factory=dict)
+    result_expiries: List[Tuple[float, str]] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
 
 
@@ -92,6 +96,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        #: Notified (under ``lock``) when an outcome is stored.
+        self.outcome_stored = threading.Condition(self.lock)
         self._namespaces: Dict[str, _Namespace] = {}
         self._sequence = itertools.count()
 
@@ -221,6 +227,17 @@ class MemoryBroker(Broker):
         now: float,
         error: Optional[JobError] = None,
     ) -> None:
+        if job.result_ttl:
+            expiries = space.result_expiries
+            while expiries and expiries[0][0] <= now:  # forget the expired ones
+                _, expired = heapq.heappop(expiries)
+                kept = space.results.get(expired)
+                if kept is not None and kept[0] <= now:
+                    del space.results[expired]
+            outcome = encode_outcome(status, job._result, error)
+            space.results[job.id_hex] = (now + job.result_ttl, outcome)
+            heapq.heappush(expiries, (now + job.result_ttl, job.id_hex))
+            self.store.outcome_stored.notify_all()
         record = self._record(space, job.id_hex, now) if job.track else None
         if record is None:
             return
@@ -229,6 +246,26 @@ class MemoryBroker(Broker):
             record.error = error
         record.expires = now + job.track
         heapq.heappush(space.expiries, (record.expires, job.id_hex))
+
+    def wait_result(self, job_id: str, timeout: Optional[float]) -> Optional[Outcome]:
+        """Wait for a stored outcome; see :meth:`Broker.wait_result`."""
+        with self.store.lock:
+            space = self._ns
+
+            def stored() -> Optional[str]:
+                kept = space.results.get(job_id)
+                if kept is None:
+                    return None
+                if kept[0] <= self.clock.time():
+                    del space.results[job_id]
+                    return None
+                return kept[1]
+
+            # The condition's own wait: no polling.
+            if not self.store.outcome_stored.wait_for(lambda: stored() is not None, timeout):
+                return None
+            text = stored()
+        return None if text is None else decode_outcome(text)
 
     def get_job(self, job_id: str) -> Optional[Job]:
         """The record of a tracked job, or ``None``; see :meth:`Broker.get_job`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -28,6 +29,7 @@ from spinach.exc import (
     JobLostError,
 )
 from spinach.job import Job, JobError, JobStatus
+from spinach.outcome import Outcome, decode_outcome
 from spinach.task import Task
 from spinach.utils import from_timestamp
 
@@ -692,7 +694,8 @@ class RedisBroker(Broker):
                 job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
                 args += (job.id_hex, "f", repr(at), self.codec.encode(job), _error(job))
             else:
-                args += (job.id_hex, _FINAL.get(job.status, "d"), "", "", _error(job))
+                result = job._result if job.status is JobStatus.SUCCEEDED else None
+                args += (job.id_hex, _FINAL.get(job.status, "d"), "", result or "", _error(job))
         return args
 
     def move_future_jobs(self) -> Optional[float]:
@@ -873,6 +876,41 @@ class RedisBroker(Broker):
         job.cancel_requested = fields.get("cancel") == b"1"
         return job
 
+    def wait_result(self, job_id: str, timeout: Optional[float]) -> Optional[Outcome]:
+        """Block until the job's outcome is stored; see :meth:`Broker.wait_result`.
+
+        ``BLMOVE key key RIGHT RIGHT`` waits on the server and leaves the
+        outcome where it is, for every waiter; long waits are cut into
+        blocking calls shorter than the client's socket timeout.
+        """
+        key = self.keys.result(job_id)
+        longest = self._result_wait_step()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = longest if deadline is None else deadline - time.monotonic()
+            step = max(0.0, min(left, longest))
+            # 0 would block for ever: the last step of a wait is at least 1 ms.
+            text = self._retrying(
+                "wait for a job's result",
+                functools.partial(self._block_on, key, max(step, 0.001)),
+            )
+            if text is not None:
+                return decode_outcome(text)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def _block_on(self, key: str, seconds: float, attempt: int) -> Optional[bytes]:
+        reply: Optional[bytes] = self._redis.blmove(key, key, seconds, "RIGHT", "RIGHT")
+        return reply
+
+    def _result_wait_step(self) -> float:
+        """Longest blocking call: well within the client's socket timeout."""
+        pool = getattr(self._redis, "connection_pool", None)
+        timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+        if not timeout:
+            return RESULT_WAIT_STEP
+        return max(0.05, min(RESULT_WAIT_STEP, float(timeout) / 2))
+
     def cancel_jobs(self, job_ids: Sequence[str]) -> List[Optional[JobStatus]]:
         """Cancel tracked jobs in one atomic script; see :meth:`Broker.cancel_jobs`."""
         keys = self.keys
@@ -1039,8 +1077,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+#: Longest single blocking call while waiting for a result (seconds).
+RESULT_WAIT_STEP = 5.0
+
 #: The end of a tracked job's payload (see track_of() in _common.lua).
-_TRACKED_TAIL = re.compile(rb',"track":[0-9]+(?:,"sig":"[0-9a-f]+")?}$')
+_TRACKED_TAIL = re.compile(rb',"track":[0-9]+(?:,"result":[0-9]+)?(?:,"sig":"[0-9a-f]+")?}$')
 
 #: The outcome letter of a finished job, for the scripts (acknowledge() in _common.lua).
 _FINAL = {JobStatus.SUCCEEDED: "s", JobStatus.FAILED: "x", JobStatus.CANCELLED: "c"}
@@ -1048,7 +1089,8 @@ _FINAL = {JobStatus.SUCCEEDED: "s", JobStatus.FAILED: "x", JobStatus.CANCELLED: 
 
 def _error(job: Job) -> str:
     """The error of a tracked job's last attempt, as its record keeps it ('' if none)."""
-    return job.error.to_json() if job.track and job.error is not None else ""
+    kept = job.track or job.result_ttl
+    return job.error.to_json() if kept and job.error is not None else ""
 
 
 def _date(value: Optional[bytes]) -> Optional[datetime]:

@@ -84,6 +84,10 @@ class Keys:
         """Hash holding the record of a tracked job (status, payload, dates, error)."""
         return f"{self.prefix}job:{job_id}"
 
+    def result(self, job_id: str) -> str:
+        """List holding the stored outcome of a job whose task stores results."""
+        return f"{self.prefix}result:{job_id}"
+
     def parked(self, task: str) -> str:
         """List of the parked jobs of a task (by task token)."""
         return f"{self.prefix}parked:{task}"

@@ -156,15 +156,36 @@ local function safe_call(cmd, key, ...)
   return reply, false
 end
 
--- Tracked jobs (spinach.job.Job.track) end with the field ,"track":<seconds>
--- (before a signature, if signed): how long their record is kept once they
--- are finished. Returns that, or nil for an untracked job. Only the tail is
--- looked at: the cost does not grow with the payload.
+-- A payload may end with ,"track":<seconds> (spinach.job.Job.track: how
+-- long the job's record is kept once it is finished), then ,"result":<seconds>
+-- (Job.result_ttl: how long its outcome is kept), before a signature if
+-- signed. Returns both (nil for those absent). Only the tail is looked at:
+-- the cost does not grow with the payload.
 local function track_of(payload)
-  local tail = string.sub(payload, -128)
+  local tail = string.sub(payload, -160)
+  local unsigned = string.match(tail, '^(.*),"sig":"%x+"}$')
+  if unsigned then tail = unsigned .. '}' end
+  local keep = string.match(tail, ',"result":(%d+)}$')
+  if keep then tail = string.sub(tail, 1, -(#keep + 12)) .. '}' end
   local ttl = string.match(tail, ',"track":(%d+)}$')
-    or string.match(tail, ',"track":(%d+),"sig":"%x+"}$')
-  return ttl and tonumber(ttl)
+  return ttl and tonumber(ttl), keep and tonumber(keep)
+end
+
+-- Store the outcome of a job over for good, for whoever waits for its result
+-- (spinach.outcome): {"status":4,"result":<JSON>} or {"status":5|6,"error":...}.
+-- Waiters block on the list with BLMOVE list list, which leaves it as it is.
+local function store_outcome(id, status, keep, value, err)
+  local text
+  if status == 4 then
+    if value == nil or value == '' then value = 'null' end
+    text = '{"status":4,"result":' .. value .. '}'
+  else
+    if err == nil or err == '' then err = 'null' end
+    text = '{"status":' .. status .. ',"error":' .. err .. '}'
+  end
+  local key = P .. 'result:' .. id
+  safe_call('RPUSH', key, text)  -- waiters read the last one: a job run again adds one
+  redis.call('EXPIRE', key, keep)
 end
 
 -- The record of a tracked job (a hash): status (a spinach.job.JobStatus
@@ -355,7 +376,7 @@ local function acknowledge(running_key, future_key, first, last)
         if task then releases[#releases + 1] = task end
       end
       local outcome, target, payload, err = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-      local ttl = track_of(recorded)
+      local ttl, keep = track_of(recorded)
       if ttl and (outcome == 'q' or outcome == 'f')
           and safe_call('HGET', P .. 'job:' .. ARGV[i], 'cancel') == '1' then
         outcome = 'c'  -- asked to cancel while it ran: it does not run again
@@ -380,9 +401,10 @@ local function acknowledge(running_key, future_key, first, last)
           defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
           if ttl then record_stored(recorded, 1, nil, nil) end
         end
-      elseif ttl and FINAL[outcome] then
+      elseif FINAL[outcome] and (ttl or keep) then
         now = now or clock()
-        record_finished(ARGV[i], FINAL[outcome], ttl, now, err)
+        if ttl then record_finished(ARGV[i], FINAL[outcome], ttl, now, err) end
+        if keep then store_outcome(ARGV[i], FINAL[outcome], keep, payload, err) end
       end
     end
   end

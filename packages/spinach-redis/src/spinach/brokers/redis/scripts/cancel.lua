@@ -31,9 +31,10 @@ for n, record in ipairs(records) do
         if removed > 0 then add_parked(queue, -1) end
       end
     end
-    local ttl = track_of(payload)
+    local ttl, keep = track_of(payload)
     if removed > 0 and ttl then
       record_finished(id, 6, ttl, now)
+      if keep then store_outcome(id, 6, keep) end
       statuses[n] = 6
     end
   elseif status == 3 and record[3] ~= '1' then
