@@ -337,3 +337,91 @@ def test_waiting_is_refused_at_the_call_when_it_cannot_work(make_spin):
         spin.task(lambda: None, name="bad", store_result="yes")
     with pytest.raises(InvalidTaskError, match="store_result"):
         spin.task(lambda: None, name="bad2", store_result=timedelta(0))
+
+
+# -- timeouts --------------------------------------------------------------------
+
+
+def test_a_threaded_job_past_its_timeout_is_interrupted_and_retried(make_spin):
+    spin = make_spin()
+    attempts = []
+
+    @spin.task(name="spins", track=True, store_result=True, max_retries=1,
+               timeout=timedelta(milliseconds=200))  # fmt: skip
+    def spins():
+        me = current_job()
+        attempts.append(me.deadline)
+        step = threading.Event()
+        for _ in range(2000):  # pure Python work: interrupted at the deadline
+            step.wait(0.005)
+        return "finished"  # only if the timeout did not work
+
+    job = spin.schedule(spins)
+    spin.start_workers(number=2, block=False)
+    try:
+        with pytest.raises(JobFailedError, match="JobTimeoutError"):
+            job.result(timeout=30)
+    finally:
+        spin.stop_workers()
+    assert len(attempts) == 2 and all(d is not None for d in attempts)  # retried once
+    record = spin.get_job(job.id)
+    assert record.status is JobStatus.FAILED
+    assert record.error.type == "spinach.exc.JobTimeoutError"
+    assert "timeout of 0:00:00.200000" in record.error.message
+
+
+def test_a_thread_that_cannot_be_interrupted_gives_its_slot_back(make_spin):
+    spin = make_spin()
+    release = threading.Event()
+    ran = threading.Event()
+
+    @spin.task(name="stuck", track=True, timeout=timedelta(milliseconds=100),
+               max_retries=1, max_concurrency=1)  # fmt: skip
+    def stuck():
+        if current_job().retries == 0:
+            release.wait()  # blocked in C: the interrupt waits for it to return
+        ran.set()
+
+    @spin.task(name="other", store_result=True)
+    def other():
+        return "ran"
+
+    job = spin.schedule(stuck)
+    spin.start_workers(number=1, block=False)  # one slot: the stuck job holds it
+    try:
+        # The slot comes back: another job runs; the concurrency token comes back:
+        # the retry of the stuck job runs too.
+        assert spin.schedule(other).result(timeout=30) == "ran"
+        assert ran.wait(30)
+    finally:
+        spin.stop_workers()
+        release.set()  # let the abandoned thread end
+    record = spin.get_job(job.id)
+    assert record.status is JobStatus.SUCCEEDED  # its retry
+    assert record.retries == 1
+    assert record.error.type == "spinach.exc.JobTimeoutError"
+
+
+def test_an_async_job_past_its_timeout_is_cancelled(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="sleepy", store_result=True, timeout=timedelta(milliseconds=100))
+    async def sleepy():
+        await asyncio.Event().wait()
+
+    job = spin.schedule(sleepy)
+    spin.start_workers(number=4, block=False, workers_class=AsyncioWorkers)
+    try:
+        with pytest.raises(JobFailedError, match="JobTimeoutError") as info:
+            job.result(timeout=30)
+    finally:
+        spin.stop_workers()
+    assert "ran longer than its timeout" in info.value.error.message
+
+
+def test_timeouts_are_checked_at_definition():
+    tasks = Tasks()
+    with pytest.raises(InvalidTaskError, match="timeout must be positive"):
+        tasks.add(lambda: None, name="zero", timeout=timedelta(0))
+    with pytest.raises(InvalidTaskError, match="timeout must be a timedelta"):
+        tasks.add(lambda: None, name="number", timeout=5)  # type: ignore[arg-type]

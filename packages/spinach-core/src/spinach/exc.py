@@ -118,6 +118,15 @@ class JobCancelledError(SpinachError):
     """
 
 
+class JobTimeoutError(SpinachError, TimeoutError):
+    """A job ran longer than its task's ``timeout``.
+
+    The job is retried or failed like any failed attempt, per its
+    ``max_retries``; see the chapter "Following jobs" for what can be
+    interrupted.
+    """
+
+
 class ResultNotStoredError(SpinachError, ValueError):
     """Waiting for the result of a job whose task does not store results.
 

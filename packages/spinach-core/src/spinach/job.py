@@ -133,6 +133,9 @@ class Job:
     :ivar worker_id: id of the worker that runs or ran it last, or ``None``
     :ivar error: :class:`JobError` of its last failed attempt, or ``None``
     :ivar cancel_requested: whether its cancellation was requested while it ran
+
+    While it runs, a job also has a ``deadline``: the date past which its
+    task's ``timeout`` stops it, or ``None``.
     """
 
     __slots__ = (
@@ -146,6 +149,7 @@ class Job:
         "_payload",
         "_result",
         "cancel_requested",
+        "deadline",
         "enqueued_at",
         "error",
         "finished_at",
@@ -212,6 +216,7 @@ class Job:
         self.worker_id: Optional[str] = None
         self.error: Optional[JobError] = None
         self.cancel_requested = False
+        self.deadline: Optional[datetime] = None
 
     @property
     def id(self) -> uuid.UUID:
@@ -283,6 +288,7 @@ class Job:
         job.worker_id = None
         job.error = None
         job.cancel_requested = False
+        job.deadline = None
         return job
 
     @property

@@ -28,7 +28,7 @@ import contextvars
 import functools
 import logging
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from . import signals
 from .clock import Clock
@@ -36,6 +36,7 @@ from .exc import (
     AbortException,
     JobCancelledError,
     JobInterruptedError,
+    JobTimeoutError,
     RetryException,
     SerializationError,
     UnknownTaskError,
@@ -43,6 +44,7 @@ from .exc import (
 from .job import Job, JobError, JobStatus
 from .serialization import DEFAULT_LIMITS, PayloadLimits, encode_result
 from .task import Task
+from .timeouts import Abandoned, Guard, Interrupt
 from .utils import exponential_backoff, from_timestamp, to_timestamp
 
 __all__ = ["JobRunner", "current_job", "in_job"]
@@ -120,8 +122,18 @@ class JobRunner:
         logger.error("%s", error, extra=job_log_extra(job))
         signals.job_failed.send(self.namespace, job=job, err=error)
 
-    def run(self, job: Job) -> Job:
-        """Run a job in the calling thread and return it with its outcome set."""
+    def timeout_of(self, task_name: str) -> Optional[float]:
+        """Seconds a job of this task may run, or ``None``."""
+        task = self._get_task(task_name)
+        return None if task is None or task.timeout is None else task.timeout.total_seconds()
+
+    def run(self, job: Job, guard: Optional[Guard] = None) -> Job:
+        """Run a job in the calling thread and return it with its outcome set.
+
+        With a ``guard`` (a task with a timeout), the watchdog may interrupt
+        the task or give up on it (see :mod:`spinach.timeouts`); a job given
+        up on is returned as it is, concluded by the watchdog.
+        """
         task = self._begin(job)
         if task is None:
             return job
@@ -129,14 +141,33 @@ class JobRunner:
         started = time.perf_counter()
         error: Optional[BaseException] = None
         final = False  # a failure that is never retried
+        timeout = self._start_clock(job, task)
         try:
-            if task.is_async:
-                self._warn_kind(task, "an async task run by ThreadWorkers gets its own event loop")
-                value = asyncio.run(task.func(*job.task_args, **job.task_kwargs))
-            else:
-                value = task.func(*job.task_args, **job.task_kwargs)
+            try:
+                if guard is not None:
+                    guard.enter()
+                if task.is_async:
+                    self._warn_kind(
+                        task, "an async task run by ThreadWorkers gets its own event loop"
+                    )
+                    call = task.func(*job.task_args, **job.task_kwargs)
+                    if timeout is not None:
+                        call = asyncio.wait_for(call, timeout)
+                    value = asyncio.run(call)
+                else:
+                    value = task.func(*job.task_args, **job.task_kwargs)
+            finally:
+                if guard is not None:
+                    guard.leave()
+        except Abandoned:
+            return job
         except BaseException as exc:  # a task must never kill its worker
-            error = exc
+            if isinstance(exc, Interrupt) and guard is not None:
+                try:  # it may have been raised inside leave() itself: leave for sure
+                    guard.leave()
+                except Abandoned:
+                    return job
+            error = self._timed_out(job, exc) if isinstance(exc, Interrupt) else exc
         else:
             error = self._store_result(job, task, value)
             final = error is not None
@@ -151,6 +182,18 @@ class JobRunner:
         started = time.perf_counter()
         error: Optional[BaseException] = None
         final = False  # a failure that is never retried
+        timeout = self._start_clock(job, task)
+        expired: List[bool] = []
+        alarm = None
+        if timeout is not None:  # cancel this asyncio task at the deadline
+            current = asyncio.current_task()
+            assert current is not None
+
+            def expire() -> None:
+                expired.append(True)
+                current.cancel()
+
+            alarm = asyncio.get_running_loop().call_later(timeout, expire)
         try:
             if task.is_async:
                 value = await task.func(*job.task_args, **job.task_kwargs)
@@ -160,11 +203,41 @@ class JobRunner:
                 context = contextvars.copy_context()
                 value = await asyncio.get_running_loop().run_in_executor(None, context.run, call)
         except BaseException as exc:  # a task must never kill its worker
-            error = exc
+            error = self._timed_out(job, exc) if expired else exc
         else:
             error = self._store_result(job, task, value)
             final = error is not None
+        finally:
+            if alarm is not None:
+                alarm.cancel()
         return self._conclude(job, error, time.perf_counter() - started, final)
+
+    def _start_clock(self, job: Job, task: Task) -> Optional[float]:
+        """Set the job's deadline from its task's timeout; return the timeout in seconds."""
+        if task.timeout is None:
+            job.deadline = None
+            return None
+        timeout = task.timeout.total_seconds()
+        job.deadline = from_timestamp(self._clock.time() + timeout)
+        return timeout
+
+    def _timed_out(self, job: Job, cause: BaseException) -> JobTimeoutError:
+        task = self._get_task(job.task_name)
+        limit = task.timeout if task is not None else None
+        error = JobTimeoutError(
+            f"job {job.id} of task {job.task_name!r} ran longer than its timeout of {limit}"
+        )
+        error.__cause__ = cause
+        return error
+
+    def conclude_given_up(self, job: Job, duration: float) -> Job:
+        """Conclude a job whose thread was given up on past its deadline (timed out)."""
+        error = JobTimeoutError(
+            f"job {job.id} of task {job.task_name!r} ran longer than its timeout and could "
+            "not be interrupted (blocked in a call Python cannot interrupt); its thread was "
+            "left to finish on its own and whatever it does is discarded"
+        )
+        return self._conclude(job, error, duration)
 
     def _store_result(self, job: Job, task: Task, value: Any) -> Optional[BaseException]:
         """Encode what the task returned, if it stores results; return the error, if any.

@@ -97,6 +97,7 @@ class Task:
         "periodicity",
         "queue",
         "store_result",
+        "timeout",
         "track",
     )
 
@@ -111,8 +112,11 @@ class Task:
         *,
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
+        timeout: Optional[timedelta] = None,
     ) -> None:
         self.func = func
+        #: Longest time a job of this task may run, or ``None``.
+        self.timeout = timeout
         #: Whether its jobs are tracked; ``None``: as the Engine's ``track_jobs`` says.
         self.track = track
         #: Whether (``True``: for the Engine's ``finished_jobs_ttl``) or for
@@ -205,6 +209,15 @@ def _check_store_result(name: str, store_result: object) -> None:
         raise InvalidTaskError(
             f"task {name!r}: store_result must be between 1 second and 10 years, not {store_result}"
         )
+
+
+def _check_timeout(name: str, timeout: object) -> None:
+    if timeout is None:
+        return
+    if not isinstance(timeout, timedelta):
+        raise InvalidTaskError(f"task {name!r}: timeout must be a timedelta, not {timeout!r}")
+    if timeout <= timedelta(0):
+        raise InvalidTaskError(f"task {name!r}: timeout must be positive, not {timeout}")
 
 
 def _check_track(track: object) -> None:
@@ -330,6 +343,7 @@ class Tasks:
         *,
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
+        timeout: Optional[timedelta] = None,
     ) -> Any:
         """Decorator to register a task function.
 
@@ -353,6 +367,7 @@ class Tasks:
                 max_concurrency,
                 track=track,
                 store_result=store_result,
+                timeout=timeout,
             )
             return function
 
@@ -371,6 +386,7 @@ class Tasks:
         *,
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
+        timeout: Optional[timedelta] = None,
     ) -> None:
         """Register a task function.
 
@@ -392,6 +408,12 @@ class Tasks:
             the Engine's ``finished_jobs_ttl`` (``True``) or for a
             ``timedelta``, so that :meth:`~spinach.job.Job.result` can wait
             for it.  Off by default.
+        :arg timeout: longest time a job may run (a ``timedelta``): past it,
+            the attempt fails with :class:`~spinach.exc.JobTimeoutError` and
+            is retried or failed per ``max_retries``.  An async job is
+            cancelled; a job on a thread is interrupted at its next Python
+            instruction, and its worker slot and concurrency token are freed
+            soon after even if it cannot be (see the chapter "Following jobs").
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -412,6 +434,7 @@ class Tasks:
         _check_options(name, queue, retries, periodicity, max_concurrency)
         _check_track(track)
         _check_store_result(name, store_result)
+        _check_timeout(name, timeout)
         track = _first(track, self.track, None)
         task = Task(
             func,
@@ -422,6 +445,7 @@ class Tasks:
             max_concurrency,
             track=track,
             store_result=store_result,
+            timeout=timeout,
         )
         if periodicity is not None:
             try:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import logging
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional
@@ -24,6 +26,7 @@ from . import signals
 from .exc import WorkersError
 from .job import Job, JobStatus
 from .runner import JobRunner
+from .timeouts import Guard, Watchdog
 from .utils import start_thread
 
 __all__ = ["AsyncioWorkers", "BaseWorkers", "ThreadWorkers"]
@@ -177,9 +180,16 @@ class ThreadWorkers(BaseWorkers):
     ) -> None:
         super().__init__(number, namespace, runner, on_job_done, on_slot_freed)
         self._queue: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
-        self._threads = [
-            start_thread(self._work, self.worker_name(i)) for i in range(1, number + 1)
-        ]
+        self._replacements = itertools.count(1)
+        # Stops jobs past their task's timeout (see spinach.timeouts).
+        self._watchdog = Watchdog(f"{namespace}-watchdog", self._give_up)
+        self._running: Dict[Guard, Job] = {}  # runs watched by the watchdog, under _lock
+        # The worker threads not ended or given up on; notified when that changes.
+        self._threads_changed = threading.Condition(self._lock)
+        with self._lock:
+            self._threads = [
+                start_thread(self._work, self.worker_name(i)) for i in range(1, number + 1)
+            ]
 
     def _submit(self, job: Job) -> None:
         self._queue.put(job)
@@ -194,14 +204,60 @@ class ThreadWorkers(BaseWorkers):
                     return
                 if self._take_back(job):
                     continue
-                try:
-                    contextvars.copy_context().run(self._runner.run, job)
-                except BaseException:  # pragma: no cover - the runner does not raise
-                    logger.exception("Unexpected error running job %s", job.id)
-                    job.status = JobStatus.FAILED
-                self._job_done(job)
+                if not self._run(job):
+                    return  # given up on past its deadline: another thread took the slot
         finally:
+            with self._threads_changed:
+                me = threading.current_thread()
+                self._threads = [t for t in self._threads if t is not me]
+                self._threads_changed.notify_all()
             signals.worker_terminated.send(self.namespace, worker_name=name)
+
+    def _run(self, job: Job) -> bool:
+        """Run a job; return False if it was given up on (this thread must end)."""
+        timeout = self._runner.timeout_of(job.task_name)
+        guard = None if timeout is None else Guard(time.monotonic(), timeout)
+        if guard is not None:
+            with self._lock:
+                self._running[guard] = job
+            self._watchdog.watch(guard)
+        try:
+            contextvars.copy_context().run(self._runner.run, job, guard)
+        except BaseException:  # pragma: no cover - the runner does not raise
+            logger.exception("Unexpected error running job %s", job.id)
+            job.status = JobStatus.FAILED
+        if guard is not None:
+            with self._lock:
+                self._running.pop(guard, None)
+            if guard.abandoned:
+                return False
+        self._job_done(job)
+        return True
+
+    def _give_up(self, guard: Guard) -> None:
+        """The watchdog gave up on a run: conclude it, and give its slot a new thread."""
+        with self._threads_changed:
+            job = self._running.pop(guard, None)
+            if job is None:  # pragma: no cover - a run is given up on once
+                return
+            stuck = [t.name for t in self._threads if t.ident == guard.ident]
+            self._threads = [t for t in self._threads if t.ident != guard.ident]
+            name = "none (the pool is stopping)"
+            if not self._stopping:  # a stopping pool has told its threads to end already
+                name = f"{self.namespace}-worker-r{next(self._replacements)}"
+                self._threads.append(start_thread(self._work, name))
+            self._threads_changed.notify_all()
+        logger.error(
+            "Job %s of task %r is past its timeout and its thread (%s) could not be "
+            "interrupted: giving up on it (it goes on, its outcome is discarded); "
+            "new thread for its slot: %s",
+            job.id,
+            job.task_name,
+            stuck[0] if stuck else "?",
+            name,
+        )
+        self._runner.conclude_given_up(job, time.monotonic() - guard.started)
+        self._job_done(job)
 
     def _release_pending(self) -> None:
         while True:
@@ -211,15 +267,22 @@ class ThreadWorkers(BaseWorkers):
                 break
             if job is not None:
                 self._take_back(job)
-        for _ in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(None)
 
     def join(self) -> None:
-        """Wait for the running jobs to finish and the threads to end."""
+        """Wait for the running jobs to finish and the threads to end.
+
+        Threads given up on past a job's timeout are not waited for.
+        """
         current = threading.current_thread()
-        for thread in self._threads:
-            if thread is not current:
-                thread.join()
+        with self._threads_changed:
+            self._threads_changed.wait_for(
+                lambda: not [t for t in self._threads if t is not current]
+            )
+        self._watchdog.stop()
 
 
 class AsyncioWorkers(BaseWorkers):
