@@ -13,7 +13,16 @@ from datetime import timedelta
 
 import pytest
 
-from spinach import AsyncioWorkers, Batch, Engine, JobStatus, MemoryBroker, Tasks, current_job
+from spinach import (
+    AbortException,
+    AsyncioWorkers,
+    Batch,
+    Engine,
+    JobStatus,
+    MemoryBroker,
+    Tasks,
+    current_job,
+)
 from spinach.exc import (
     InvalidTaskError,
     JobCancelledError,
@@ -368,6 +377,7 @@ def test_a_threaded_job_past_its_timeout_is_interrupted_and_retried(make_spin):
     assert record.status is JobStatus.FAILED
     assert record.error.type == "spinach.exc.JobTimeoutError"
     assert "timeout of 0:00:00.200000" in record.error.message
+    assert spin.get_failed_job(job.id).error.type == "spinach.exc.JobTimeoutError"
 
 
 def test_a_thread_that_cannot_be_interrupted_gives_its_slot_back(make_spin):
@@ -425,3 +435,55 @@ def test_timeouts_are_checked_at_definition():
         tasks.add(lambda: None, name="zero", timeout=timedelta(0))
     with pytest.raises(InvalidTaskError, match="timeout must be a timedelta"):
         tasks.add(lambda: None, name="number", timeout=5)  # type: ignore[arg-type]
+
+
+# -- failed jobs -------------------------------------------------------------------
+
+
+def test_failed_jobs_are_kept_requeued_and_purged(make_spin):
+    spin = make_spin()
+    fixed = threading.Event()
+
+    @spin.task(name="flaky", track=True)
+    def flaky(n):
+        if not fixed.is_set():
+            raise ConnectionError(f"database down ({n})")
+
+    @spin.task(name="aborts", max_retries=3)
+    def aborts():
+        raise AbortException("bad input, do not retry")
+
+    jobs = [spin.schedule(flaky, n) for n in range(3)]
+    aborted = spin.schedule(aborts)
+    run_until_empty(spin)
+    assert spin.failed_jobs_count() == 4
+    assert {f.job for f in spin.failed_jobs(task="flaky")} == set(jobs)
+    [entry] = spin.failed_jobs(task="aborts")
+    assert entry.job == aborted
+    assert entry.error.type == "spinach.exc.AbortException"
+    assert entry.job.retries == 0  # aborted: not retried
+
+    fixed.set()
+    assert spin.requeue_failed([jobs[0].id]) == 1
+    assert spin.requeue_failed(task="flaky") == 2
+    run_until_empty(spin)
+    assert all(spin.get_job(j.id).status is JobStatus.SUCCEEDED for j in jobs)
+    assert [f.job for f in spin.failed_jobs()] == [aborted]
+    assert spin.purge_failed(all=True) == 1
+    assert spin.failed_jobs() == []
+
+
+def test_failed_jobs_selection_is_checked_at_the_call(make_spin):
+    spin = make_spin()
+    with pytest.raises(TypeError, match="exactly one"):
+        spin.requeue_failed()
+    with pytest.raises(TypeError, match="exactly one"):
+        spin.purge_failed([uuid.uuid4()], all=True)
+    with pytest.raises(TypeError, match="list of ids"):
+        spin.requeue_failed(str(uuid.uuid4()))  # type: ignore[arg-type]
+    with pytest.raises(JobNotFoundError, match="registry of failed jobs"):
+        spin.requeue_failed([uuid.uuid4()])
+    with pytest.raises(TypeError, match="failed_jobs_kept"):
+        Engine(MemoryBroker(), failed_jobs_kept="many")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="failed_jobs_ttl"):
+        Engine(MemoryBroker(), failed_jobs_ttl=0)

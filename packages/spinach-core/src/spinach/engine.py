@@ -29,6 +29,7 @@ from .exc import (
     UnknownTaskError,
     WorkersError,
 )
+from .failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
 from .job import _MAX_TRACK, Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
@@ -48,15 +49,21 @@ JobId = Union[uuid.UUID, str]
 DEFAULT_FINISHED_JOBS_TTL = timedelta(days=1)
 
 
-def _ttl_seconds(ttl: Union[timedelta, float]) -> int:
+def _ttl_seconds(ttl: Union[timedelta, float], what: str = "store_result") -> int:
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"finished_jobs_ttl must be a timedelta or seconds, not {ttl!r}")
+        raise TypeError(f"{what} must be a timedelta or seconds, not {ttl!r}")
     if not 1 <= seconds <= _MAX_TRACK:
-        raise ValueError(
-            f"finished_jobs_ttl must be between 1 second and 10 years, not {seconds!r} seconds"
-        )
+        raise ValueError(f"{what} must be between 1 second and 10 years, not {seconds!r} seconds")
     return int(seconds)
+
+
+def _task_name(task: object) -> str:
+    if isinstance(task, str):
+        return task
+    if isinstance(task, Task):
+        return task.name
+    raise TypeError(f"task is a task name or a Task, not {task!r}")
 
 
 def _job_id_hex(job_id: object) -> str:
@@ -116,6 +123,10 @@ class Engine:
     :arg finished_jobs_ttl: how long the record of a finished tracked job
         is kept (a ``timedelta``, or seconds), one day by default; records of
         jobs not finished yet are kept until they are.
+    :arg failed_jobs_kept: how many failed jobs the registry of failed jobs
+        keeps (the newest), see :meth:`failed_jobs`
+    :arg failed_jobs_ttl: how long a failed job is kept there (a
+        ``timedelta``, or seconds), seven days by default
     """
 
     def __init__(
@@ -127,11 +138,19 @@ class Engine:
         signing_key: Optional[bytes] = None,
         track_jobs: bool = False,
         finished_jobs_ttl: Union[timedelta, float] = DEFAULT_FINISHED_JOBS_TTL,
+        failed_jobs_kept: int = DEFAULT_FAILED_JOBS_KEPT,
+        failed_jobs_ttl: Union[timedelta, float] = DEFAULT_FAILED_JOBS_TTL,
     ) -> None:
         if not isinstance(track_jobs, bool):
             raise TypeError(f"track_jobs must be True or False, not {track_jobs!r}")
         self._track_jobs = track_jobs
-        self._record_ttl = _ttl_seconds(finished_jobs_ttl)
+        self._record_ttl = _ttl_seconds(finished_jobs_ttl, "finished_jobs_ttl")
+        if isinstance(failed_jobs_kept, bool) or not isinstance(failed_jobs_kept, int):
+            raise TypeError(f"failed_jobs_kept must be an int, not {failed_jobs_kept!r}")
+        if not 1 <= failed_jobs_kept <= 10_000_000:
+            raise ValueError(f"failed_jobs_kept must be 1 to 10,000,000, not {failed_jobs_kept}")
+        broker.failed_jobs_kept = failed_jobs_kept
+        broker.failed_jobs_ttl = _ttl_seconds(failed_jobs_ttl, "failed_jobs_ttl")
         broker.namespace = namespace  # validates the name, binds the broker once
         if not isinstance(payload_limits, PayloadLimits):
             raise TypeError(f"payload_limits must be a PayloadLimits, not {payload_limits!r}")
@@ -540,6 +559,112 @@ class Engine:
             return self.wait_result(job, timeout)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.wait_result, job, timeout)
+
+    # -- failed jobs ------------------------------------------------------
+
+    def failed_jobs(
+        self, task: Optional[TaskRef] = None, start: int = 0, count: Optional[int] = 100
+    ) -> List[FailedJob]:
+        """Jobs that failed for good, newest first (see :mod:`spinach.failures`).
+
+        :arg task: only those of this task (a name, or a task attached here)
+        :arg start: index of the first one to return
+        :arg count: how many to return at most (``None``: all)
+        """
+        if task is None:
+            return self._broker.failed_jobs(start, count)
+        name = _task_name(task)
+        found = [f for f in self._broker.failed_jobs() if f.job.task_name == name]
+        return found[start:] if count is None else found[start : start + count]
+
+    def failed_jobs_count(self) -> int:
+        """How many failed jobs the registry holds."""
+        return self._broker.failed_jobs_count()
+
+    def get_failed_job(self, job_id: JobId) -> Optional[FailedJob]:
+        """A job of the registry of failed jobs, or ``None``."""
+        return self._broker.get_failed_job(_job_id_hex(job_id))
+
+    def requeue_failed(
+        self,
+        job_ids: Optional[Sequence[JobId]] = None,
+        *,
+        task: Optional[TaskRef] = None,
+        all: bool = False,
+    ) -> int:
+        """Run failed jobs again: some by id, all those of a task, or all of them.
+
+        Each goes back to its queue, due now, with its retries reset; its
+        failures so far are kept in its :attr:`~spinach.failures.FailedJob.history`
+        should it fail again, and a tracked job's record follows it.  The
+        job keeps its id, arguments and queue.  Returns how many were
+        requeued (one requeued or purged meanwhile by someone else is skipped).
+
+        :raises spinach.exc.JobNotFoundError: for an id not in the registry
+        :raises TypeError: unless exactly one of ``job_ids``, ``task`` and
+            ``all=True`` is given
+        """
+        selected = self._select_failed(job_ids, task, all)
+        now = self._broker.clock.time()
+        pairs = []
+        for failed in selected:
+            old = failed.job
+            job = Job._create(
+                old.task_name, old.queue, now, old.max_retries, old.task_args,
+                old.task_kwargs, old.id_hex, 0, JobStatus.NOT_SET,
+            )  # fmt: skip
+            job.track, job.result_ttl, job._asap = old.track, old.result_ttl, True
+            job._engine = self
+            pairs.append((failed, job))
+        moved = 0
+        for start in range(0, len(pairs), 1000):
+            moved += len(self._broker.requeue_failed(pairs[start : start + 1000]))
+        logger.info("Requeued %d failed jobs of namespace %r", moved, self._namespace)
+        return moved
+
+    def purge_failed(
+        self,
+        job_ids: Optional[Sequence[JobId]] = None,
+        *,
+        task: Optional[TaskRef] = None,
+        all: bool = False,
+    ) -> int:
+        """Forget failed jobs: some by id, all those of a task, or all of them.
+
+        Returns how many were forgotten.  Same selection as :meth:`requeue_failed`.
+        """
+        selected = self._select_failed(job_ids, task, all)
+        ids = [failed.job.id_hex for failed in selected]
+        purged = sum(
+            self._broker.purge_failed(ids[start : start + 1000])
+            for start in range(0, len(ids), 1000)
+        )
+        logger.info("Purged %d failed jobs of namespace %r", purged, self._namespace)
+        return purged
+
+    def _select_failed(
+        self, job_ids: Optional[Sequence[JobId]], task: Optional[TaskRef], all: bool
+    ) -> List[FailedJob]:
+        given = (job_ids is not None) + (task is not None) + bool(all)
+        if given != 1:
+            raise TypeError("give exactly one of job_ids, task=... or all=True")
+        if all:
+            return self._broker.failed_jobs()
+        if task is not None:
+            return self.failed_jobs(task, count=None)
+        assert job_ids is not None
+        if isinstance(job_ids, (str, uuid.UUID)):
+            raise TypeError("job_ids is a list of ids: pass [job_id] for one")
+        selected = []
+        for job_id in job_ids:
+            failed = self._broker.get_failed_job(_job_id_hex(job_id))
+            if failed is None:
+                raise JobNotFoundError(
+                    f"job {job_id} is not in the registry of failed jobs of namespace "
+                    f"{self._namespace!r} (unknown, requeued, purged, or expired)"
+                )
+            selected.append(failed)
+        return selected
 
     def _not_found(self, job_id_hex: str) -> JobNotFoundError:
         return JobNotFoundError(

@@ -60,6 +60,10 @@ The rules every implementation keeps:
   that marks it ``CANCELLED``: no fetch can take it afterwards.  A running
   one gets a request, delivered to the broker running it, which sets
   ``cancel_requested`` on the job and calls :attr:`on_cancel_requested`.
+- **Failed jobs.** A job acknowledged ``FAILED`` (or failed when its worker
+  died) enters the registry of failed jobs in the same step, with its last
+  payload and error, bounded by :attr:`failed_jobs_kept` and
+  :attr:`failed_jobs_ttl` (see :mod:`spinach.failures`).
 - **Results.** A job whose task stores results (``Job.result_ttl`` > 0,
   written in its payload) gets its outcome stored when it is over for good
   (succeeded, failed, cancelled), in the same atomic step, for
@@ -72,12 +76,13 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
 from ..codec import PayloadCodec
 from ..exc import NamespaceError
+from ..failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
 from ..job import Job, JobStatus
 from ..outcome import Outcome
 from ..task import Task, validate_name
@@ -119,6 +124,10 @@ class Broker(ABC):
         self._event = threading.Event()
         self._future_lock = threading.Lock()
         self._future_changed = True
+        #: Bounds of the registry of failed jobs (set by the Engine): how many
+        #: are kept (the newest), and for how many seconds.
+        self.failed_jobs_kept = DEFAULT_FAILED_JOBS_KEPT
+        self.failed_jobs_ttl = int(DEFAULT_FAILED_JOBS_TTL.total_seconds())
         #: Called (from a broker thread) with a running job of this worker
         #: whose cancellation was requested; set by the worker's arbiter.
         self.on_cancel_requested: Callable[[Job], None] = lambda job: None
@@ -342,6 +351,37 @@ class Broker(ABC):
         broker (no polling loop).  See :mod:`spinach.outcome`.
         """
         raise NotImplementedError(f"{type(self).__name__} does not store results")
+
+    # -- failed jobs ------------------------------------------------------
+
+    def failed_jobs(self, start: int = 0, count: Optional[int] = None) -> List[FailedJob]:
+        """Failed jobs in the registry, newest first; a page of them with ``start``/``count``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no failed jobs")
+
+    def failed_jobs_count(self) -> int:
+        """How many failed jobs the registry holds."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no failed jobs")
+
+    def get_failed_job(self, job_id: str) -> Optional[FailedJob]:
+        """A failed job of the registry, or ``None``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no failed jobs")
+
+    def requeue_failed(self, jobs: Sequence[Tuple[FailedJob, Job]]) -> List[str]:
+        """Move failed jobs back to their queue, atomically; return the ids moved.
+
+        Each pair is an entry of the registry and the job to enqueue in its
+        place (the Engine resets its retries).  An entry gone or changed
+        since it was read (requeued or purged by someone else, or failed
+        again) is skipped.  The entry leaves the list of failed jobs but its
+        failure is kept, so that the job's history goes on if it fails
+        again; a tracked job's record says ``QUEUED`` again, and a stored
+        outcome is forgotten.
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no failed jobs")
+
+    def purge_failed(self, job_ids: Sequence[str]) -> int:
+        """Forget failed jobs; return how many were in the registry."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no failed jobs")
 
     def _cancel_requested_here(self, job: Optional[Job]) -> None:
         """A cancellation was requested for ``job``, held by this worker (if it is)."""

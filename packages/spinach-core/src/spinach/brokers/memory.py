@@ -24,6 +24,7 @@ from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
 from ..exc import JobLostError, SerializationError
+from ..failures import FailedAttempt, FailedJob
 from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id
 from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
@@ -62,6 +63,19 @@ class _Record:
 
 
 @dataclass
+class _Failed:
+    """An entry of the registry of failed jobs (the Redis broker's failed:<id> hash)."""
+
+    payload: str
+    error: Optional[JobError]
+    failed_at: float
+    worker: str
+    history: Tuple[FailedAttempt, ...]
+    requeued_at: Optional[float] = None
+    listed: bool = True
+
+
+@dataclass
 class _Namespace:
     queues: Dict[str, Deque[str]] = field(default_factory=dict)
     future: List[Tuple[float, int, str]] = field(default_factory=list)
@@ -86,6 +100,8 @@ class _Namespace:
     records: Dict[str, _Record] = field(default_factory=dict)
     expiries: List[Tuple[float, str]] = field(default_factory=list)
     # job id -> (expiry, stored outcome), for jobs whose task stores results
+    # job id -> failed job, in the order they failed (listed or requeued since)
+    failed: Dict[str, _Failed] = field(default_factory=dict)
     results: Dict[str, Tuple[float, str]] = field(default_factory=dict)
     result_expiries: List[Tuple[float, str]] = field(default_factory=list)
     listeners: weakref.WeakSet[MemoryBroker] = field(default_factory=weakref.WeakSet)
@@ -246,6 +262,99 @@ class MemoryBroker(Broker):
             record.error = error
         record.expires = now + job.track
         heapq.heappush(space.expiries, (record.expires, job.id_hex))
+
+    # -- failed jobs ------------------------------------------------------
+
+    def _keep_failed(
+        self, space: _Namespace, job_id: str, payload: str, error: Optional[JobError], now: float
+    ) -> None:
+        before = space.failed.pop(job_id, None)
+        history: Tuple[FailedAttempt, ...] = ()
+        if before is not None:
+            earlier = FailedAttempt(
+                before.error, from_timestamp(before.failed_at), _date(before.requeued_at)
+            )
+            history = (*before.history, earlier)[-20:]
+        space.failed[job_id] = _Failed(payload, error, now, self.id, history)
+        self._trim_failed(space, now)
+
+    def _trim_failed(self, space: _Namespace, now: float) -> None:
+        limit = now - self.failed_jobs_ttl
+        for job_id in [i for i, f in space.failed.items() if f.failed_at < limit]:
+            del space.failed[job_id]
+        listed = [i for i, f in space.failed.items() if f.listed]
+        for job_id in listed[: max(0, len(listed) - self.failed_jobs_kept)]:
+            del space.failed[job_id]
+
+    def _failed_job(self, job_id: str, entry: _Failed) -> FailedJob:
+        return FailedJob(
+            self.codec.decode(entry.payload, JobStatus.FAILED),
+            entry.error,
+            from_timestamp(entry.failed_at),
+            entry.worker,
+            entry.history,
+        )
+
+    def failed_jobs(self, start: int = 0, count: Optional[int] = None) -> List[FailedJob]:
+        """Failed jobs, newest first; see :meth:`Broker.failed_jobs`."""
+        with self.store.lock:
+            space = self._ns
+            self._trim_failed(space, self.clock.time())
+            listed = [(i, f) for i, f in reversed(space.failed.items()) if f.listed]
+            page = listed[start:] if count is None else listed[start : start + count]
+            return [self._failed_job(i, f) for i, f in page]
+
+    def failed_jobs_count(self) -> int:
+        """How many failed jobs the registry holds."""
+        with self.store.lock:
+            space = self._ns
+            self._trim_failed(space, self.clock.time())
+            return sum(1 for f in space.failed.values() if f.listed)
+
+    def get_failed_job(self, job_id: str) -> Optional[FailedJob]:
+        """A failed job of the registry, or ``None``."""
+        with self.store.lock:
+            space = self._ns
+            self._trim_failed(space, self.clock.time())
+            entry = space.failed.get(job_id)
+            return None if entry is None or not entry.listed else self._failed_job(job_id, entry)
+
+    def requeue_failed(self, jobs: Sequence[Tuple[FailedJob, Job]]) -> List[str]:
+        """Requeue failed jobs atomically; see :meth:`Broker.requeue_failed`."""
+        moved: List[str] = []
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            for failed, job in jobs:
+                job_id = failed.job.id_hex
+                entry = space.failed.get(job_id)
+                if entry is None or not entry.listed:
+                    continue  # requeued or purged meanwhile
+                if abs(entry.failed_at - failed.failed_at.timestamp()) > 1e-5:
+                    continue  # failed again since it was read
+                payload = self.codec.encode(job)
+                space.queues.setdefault(job.queue, deque()).append(payload)
+                job.status = JobStatus.QUEUED
+                entry.listed, entry.requeued_at = False, now
+                space.results.pop(job_id, None)
+                record = self._record(space, job_id, now) if job.track else None
+                if record is not None:
+                    record.payload, record.status, record.expires = payload, job.status, None
+                    record.finished_at = None
+                moved.append(job_id)
+            if moved:
+                self._notify(space, [j for _, j in jobs if j.id_hex in set(moved)])
+        return moved
+
+    def purge_failed(self, job_ids: Sequence[str]) -> int:
+        """Forget failed jobs; see :meth:`Broker.purge_failed`."""
+        with self.store.lock:
+            space = self._ns
+            purged = 0
+            for job_id in job_ids:
+                entry = space.failed.pop(job_id, None)
+                purged += entry is not None and entry.listed
+            return purged
 
     def wait_result(self, job_id: str, timeout: Optional[float]) -> Optional[Outcome]:
         """Wait for a stored outcome; see :meth:`Broker.wait_result`."""
@@ -486,6 +595,8 @@ class MemoryBroker(Broker):
                     requeued.append(job)
                 else:
                     self._finish_record(space, job, job.status, now, job.error)
+                    if job.status is JobStatus.FAILED:
+                        self._keep_failed(space, job.id_hex, entry[1], job.error, now)
             if requeued:
                 self._notify(space, requeued)
 
@@ -598,6 +709,7 @@ class MemoryBroker(Broker):
                     elif not job.retryable:
                         job.status = JobStatus.FAILED
                         self._finish_record(space, job, JobStatus.FAILED, now, job.error)
+                        self._keep_failed(space, job.id_hex, payload, job.error, now)
                         failed.append(job)
                 logger.warning(
                     "Worker %s of namespace %r is dead (no heartbeat for %.0f s)",

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -28,6 +28,7 @@ from spinach.exc import (
     BrokerUnavailableError,
     JobLostError,
 )
+from spinach.failures import FailedJob, parse_history
 from spinach.job import Job, JobError, JobStatus
 from spinach.outcome import Outcome, decode_outcome
 from spinach.task import Task
@@ -580,7 +581,8 @@ class RedisBroker(Broker):
             self.acknowledge(finished[ACK_BATCH:])
             finished = finished[:ACK_BATCH]
         keys = self.keys
-        args = self._fetch_args(queue, max_jobs) + self._outcomes(finished)
+        args = self._fetch_args(queue, max_jobs)
+        args += [self.failed_jobs_kept, self.failed_jobs_ttl, *self._outcomes(finished)]
         result = self._run(
             "acknowledge and fetch jobs",
             "exchange",
@@ -664,7 +666,10 @@ class RedisBroker(Broker):
         keys = self.keys
         for start in range(0, len(jobs), ACK_BATCH):
             batch = jobs[start : start + ACK_BATCH]
-            args: List[Any] = [keys.prefix, self._now_arg(), *self._outcomes(batch)]
+            args: List[Any] = [
+                keys.prefix, self._now_arg(), self.id, self.failed_jobs_kept,
+                self.failed_jobs_ttl, *self._outcomes(batch),
+            ]  # fmt: skip
             self._run("acknowledge jobs", "ack", [records, keys.future], args, forever=True)
             self._release_held(batch)
 
@@ -911,6 +916,103 @@ class RedisBroker(Broker):
             return RESULT_WAIT_STEP
         return max(0.05, min(RESULT_WAIT_STEP, float(timeout) / 2))
 
+    # -- failed jobs --------------------------------------------------------
+
+    def _read_failed(self, ids: Sequence[Any]) -> List[FailedJob]:
+        keys = self.keys
+
+        def call(_: int) -> List[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hmget(
+                    keys.failed_job(_text(job_id)), "payload", "error", "failed_at", "worker",
+                    "history",
+                )  # fmt: skip
+            return list(pipe.execute())
+
+        found = []
+        for fields in self._retrying("read failed jobs", call) if ids else []:
+            payload, error, failed_at, worker, history = fields
+            if payload is None or failed_at is None:
+                continue  # expired meanwhile
+            try:
+                job = self.codec.decode(payload, JobStatus.FAILED)
+            except Exception as exc:  # one bad entry never hides the others
+                logger.warning("Skipping an unreadable failed job entry: %s", exc)
+                continue
+            found.append(
+                FailedJob(
+                    job,
+                    None if error is None else JobError.from_json(error),
+                    from_timestamp(float(failed_at)),
+                    None if worker is None else _text(worker),
+                    parse_history(history),
+                )
+            )
+        return found
+
+    def failed_jobs(self, start: int = 0, count: Optional[int] = None) -> List[FailedJob]:
+        """Failed jobs, newest first; see :meth:`Broker.failed_jobs`."""
+        if count is not None and count <= 0:
+            return []
+        oldest = self.clock.time() - self.failed_jobs_ttl
+        ids = self._retrying(
+            "list failed jobs",
+            lambda _: self._redis.zrevrangebyscore(
+                self.keys.failed, "+inf", oldest, start=start, num=-1 if count is None else count
+            ),
+        )
+        return self._read_failed(ids)
+
+    def failed_jobs_count(self) -> int:
+        """How many failed jobs the registry holds (not expired)."""
+        oldest = self.clock.time() - self.failed_jobs_ttl
+        return int(
+            self._retrying(
+                "count failed jobs",
+                lambda _: self._redis.zcount(self.keys.failed, oldest, "+inf"),
+            )
+        )
+
+    def get_failed_job(self, job_id: str) -> Optional[FailedJob]:
+        """A failed job of the registry, or ``None``."""
+        listed = self._retrying(
+            "read a failed job", lambda _: self._redis.zscore(self.keys.failed, job_id)
+        )
+        if listed is None or float(listed) < self.clock.time() - self.failed_jobs_ttl:
+            return None
+        found = self._read_failed([job_id])
+        return found[0] if found else None
+
+    def requeue_failed(self, jobs: Sequence[Tuple[FailedJob, Job]]) -> List[str]:
+        """Requeue failed jobs in one atomic script; see :meth:`Broker.requeue_failed`."""
+        if not jobs:
+            return []
+        keys = self.keys
+        args: List[Any] = [keys.prefix, self._now_arg()]
+        for failed, job in jobs:
+            args += (
+                failed.job.id_hex, repr(failed.failed_at.timestamp()), job.queue,
+                self.codec.encode(job),
+            )  # fmt: skip
+        moved = [
+            _text(i)
+            for i in self._run("requeue failed jobs", "requeue_failed", [keys.failed], args)
+        ]
+        done = set(moved)
+        for _, job in jobs:
+            if job.id_hex in done:
+                job.status = JobStatus.QUEUED
+        return moved
+
+    def purge_failed(self, job_ids: Sequence[str]) -> int:
+        """Forget failed jobs; see :meth:`Broker.purge_failed`."""
+        if not job_ids:
+            return 0
+        keys = self.keys
+        args = [keys.prefix, self._now_arg(), *job_ids]
+        return int(self._run("purge failed jobs", "purge_failed", [keys.failed], args))
+
     def cancel_jobs(self, job_ids: Sequence[str]) -> List[Optional[JobStatus]]:
         """Cancel tracked jobs in one atomic script; see :meth:`Broker.cancel_jobs`."""
         keys = self.keys
@@ -1004,7 +1106,11 @@ class RedisBroker(Broker):
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
             doomed += [keys.max_concurrency_seen]
             doomed += [keys.parked(task) for task in tasks]
-            doomed += [keys.job(i) for i in self._tracked_ids(doomed, batches, workers)]
+            failed = [_text(i) for i in client.zrange(keys.failed, 0, -1)]
+            doomed += [keys.failed] + [keys.failed_job(i) for i in failed]
+            found, tracked = self._job_ids(doomed, workers)
+            doomed += [keys.job(i) for i in tracked] + [keys.failed_job(i) for i in found]
+            doomed += [keys.result(i) for i in found | set(failed)]
             for start in range(0, len(doomed), 500):
                 client.delete(*doomed[start : start + 500])
 
@@ -1012,12 +1118,12 @@ class RedisBroker(Broker):
         with self._held_lock:
             self._held.clear()
 
-    def _tracked_ids(self, doomed: List[str], batches: List[str], workers: List[str]) -> Set[str]:
-        """Ids of the tracked jobs not finished yet, found where they wait or run.
+    def _job_ids(self, doomed: List[str], workers: List[str]) -> Tuple[Set[str], Set[str]]:
+        """Ids of the jobs not finished yet, found where they wait or run, and the tracked ones.
 
         No registry of job records is kept (it would cost a command per
         job) and SCAN is not used (a least-privilege ACL user has no right
-        to it): records of finished jobs are left to expire.
+        to it): records and results of finished jobs are left to expire.
         """
         keys, client = self.keys, self._redis
         kinds = tuple(keys.prefix + kind for kind in ("queue:", "parked:", "batch:"))
@@ -1033,13 +1139,17 @@ class RedisBroker(Broker):
         for worker in workers:
             for key in (keys.running(worker), keys.adopted(worker)):
                 found += [entry[1:] for entry in _or_empty(client.hvals, key)]
-        ids = set()
+        ids, tracked = set(), set()
         for raw in found:
             payload = raw if isinstance(raw, bytes) else raw.encode()
             start = payload.find(b'{"id":"')  # a staged entry starts with kind|target|
-            if start >= 0 and _TRACKED_TAIL.search(payload[-200:]):
-                ids.add(payload[start + 7 : start + 39].decode("ascii", "replace"))
-        return ids
+            if start < 0:
+                continue
+            job_id = payload[start + 7 : start + 39].decode("ascii", "replace")
+            ids.add(job_id)
+            if _TRACKED_TAIL.search(payload[-200:]):
+                tracked.add(job_id)
+        return ids, tracked
 
     def inject_raw_payload(self, queue: str, payload: str | bytes) -> None:
         """Put a raw payload at the end of ``queue``, bypassing every check.
@@ -1088,9 +1198,16 @@ _FINAL = {JobStatus.SUCCEEDED: "s", JobStatus.FAILED: "x", JobStatus.CANCELLED: 
 
 
 def _error(job: Job) -> str:
-    """The error of a tracked job's last attempt, as its record keeps it ('' if none)."""
-    kept = job.track or job.result_ttl
-    return job.error.to_json() if kept and job.error is not None else ""
+    """The error of a job's last attempt, where it is kept ('' if none or not kept).
+
+    Every failed job's error goes to the registry of failed jobs; the error
+    of another attempt only to the record of a tracked job, or to the
+    stored outcome of a job whose task stores results.
+    """
+    if job.error is None:
+        return ""
+    kept = job.track or job.result_ttl or job.status is JobStatus.FAILED
+    return job.error.to_json() if kept else ""
 
 
 def _date(value: Optional[bytes]) -> Optional[datetime]:

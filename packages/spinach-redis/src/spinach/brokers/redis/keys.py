@@ -53,6 +53,8 @@ class Keys:
         self.parked_count = prefix + "parked_count"
         #: list of payloads that could not be read as jobs
         self.rejected = prefix + "rejected"
+        #: zset of the ids of failed jobs, scored by when they failed
+        self.failed = prefix + "failed"
         #: pub/sub channel of the namespace
         self.notify = prefix + "notify"
 
@@ -87,6 +89,10 @@ class Keys:
     def result(self, job_id: str) -> str:
         """List holding the stored outcome of a job whose task stores results."""
         return f"{self.prefix}result:{job_id}"
+
+    def failed_job(self, job_id: str) -> str:
+        """Hash of a failed job: payload, error, failed_at, worker, history."""
+        return f"{self.prefix}failed:{job_id}"
 
     def parked(self, task: str) -> str:
         """List of the parked jobs of a task (by task token)."""

@@ -225,6 +225,45 @@ local function record_finished(id, status, ttl, now, err)
   redis.call('EXPIRE', key, ttl)
 end
 
+-- A job failed for good: keep it in the registry of failed jobs, a zset
+-- ({ns}:failed, ids by date) and a hash per job ({ns}:failed:<id>: payload,
+-- error, failed_at, worker, history), the newest `most` for `ttl` seconds.
+-- A job that failed before and was requeued keeps its earlier failures in
+-- history (the last 20). Costs commands only when a job fails.
+local function keep_failed(id, payload, err, now, worker, most, ttl)
+  local key = P .. 'failed:' .. id
+  local before = safe_call('HMGET', key, 'error', 'failed_at', 'requeued_at', 'history')
+  local history = {}
+  if before[4] then
+    local ok, decoded = pcall(cjson.decode, before[4])
+    if ok and type(decoded) == 'table' then history = decoded end
+  end
+  if before[1] and before[2] then
+    local ok, decoded = pcall(cjson.decode, before[1])
+    history[#history + 1] = {error = ok and decoded or cjson.null,
+      failed_at = tonumber(before[2]), requeued_at = tonumber(before[3]) or cjson.null}
+    while #history > 20 do table.remove(history, 1) end
+  end
+  if err == nil or err == '' then err = 'null' end
+  local text = '[]'
+  if #history > 0 then text = cjson.encode(history) end
+  safe_call('DEL', key)
+  safe_call('HSET', key, 'payload', payload, 'error', err, 'failed_at', num(now),
+    'worker', worker, 'history', text)
+  redis.call('EXPIRE', key, ttl)
+  local registry = P .. 'failed'
+  safe_call('ZADD', registry, num(now), id)
+  -- Bounds: entries past their TTL (their hash expired), then the oldest.
+  local stale = safe_call('ZRANGEBYSCORE', registry, '-inf', '(' .. num(now - ttl), 'LIMIT', 0, 100)
+  if #stale > 0 then chunked('ZREM', registry, stale) end
+  local excess = safe_call('ZCARD', registry) - most
+  if excess > 0 then
+    local oldest = safe_call('ZRANGE', registry, 0, math.min(excess, 1000) - 1)
+    for _, old in ipairs(oldest) do redis.call('DEL', P .. 'failed:' .. old) end
+    chunked('ZREM', registry, oldest)
+  end
+end
+
 -- The number of parked jobs of a queue, counted again from the parked lists.
 local function recount_parked(queue)
   local count = 0
@@ -350,10 +389,12 @@ end
 -- The record of a tracked job says so, with the error of its last attempt
 -- (JSON, or ''); a tracked job whose cancel was requested is not enqueued
 -- again: it ends cancelled.
+-- A job that failed ('x') goes to the registry of failed jobs; `failed` is
+-- {worker id, most kept, seconds kept} (see keep_failed).
 -- A job no longer running here (recovered meanwhile as if this worker were
 -- dead) is left alone. Returns how many were still running here.
 local FINAL = {s = 4, x = 5, c = 6}
-local function acknowledge(running_key, future_key, first, last)
+local function acknowledge(running_key, future_key, first, last, failed)
   local ids = {}
   for i = first, last, 5 do ids[#ids + 1] = ARGV[i] end
   if #ids == 0 then return 0 end
@@ -401,10 +442,13 @@ local function acknowledge(running_key, future_key, first, last)
           defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
           if ttl then record_stored(recorded, 1, nil, nil) end
         end
-      elseif FINAL[outcome] and (ttl or keep) then
-        now = now or clock()
+      elseif FINAL[outcome] then
+        if ttl or keep or outcome == 'x' then now = now or clock() end
         if ttl then record_finished(ARGV[i], FINAL[outcome], ttl, now, err) end
         if keep then store_outcome(ARGV[i], FINAL[outcome], keep, payload, err) end
+        if outcome == 'x' then
+          keep_failed(ARGV[i], recorded, err, now, failed[1], failed[2], failed[3])
+        end
       end
     end
   end

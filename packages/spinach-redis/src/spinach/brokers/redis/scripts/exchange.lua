@@ -3,11 +3,12 @@
 -- KEYS[1]: the queue (list); KEYS[2]: this worker's running jobs (hash);
 -- KEYS[3]: future jobs (zset); KEYS[4]: workers (zset)
 -- ARGV: prefix, now, worker id, max jobs, queue name, most payloads to look
--- at, most bytes to take, largest payload, then (job id, outcome, target,
--- payload, error) of each finished job
+-- at, most bytes to take, largest payload, most failed jobs kept, seconds
+-- they are kept, then (job id, outcome, target, payload, error) of each
+-- finished job
 -- A worker no longer registered (declared dead) fetches nothing: nobody would
 -- recover what it took. Returns {-1} then, else what fetch() returns.
-acknowledge(KEYS[2], KEYS[3], 9, #ARGV)
+acknowledge(KEYS[2], KEYS[3], 11, #ARGV, {ARGV[3], tonumber(ARGV[9]), tonumber(ARGV[10])})
 local out = {0}
 if tonumber(ARGV[4]) > 0 then
   if not redis.call('ZSCORE', KEYS[4], ARGV[3]) then
