@@ -33,6 +33,8 @@ EXAMPLES = DOCS / "examples"
 
 #: Every file of docs/examples/ and the test of tests/docs that runs it.
 EXAMPLES_RUN = {
+    "following_jobs.py": "test_examples.py::test_following_jobs",
+    "failed_jobs.py": "test_examples.py::test_failed_jobs",
     "quickstart.py": "test_examples.py::test_quickstart",
     "tasks_registry.py": "test_examples.py::test_tasks_registry",
     "engine_tasks.py": "test_examples.py::test_engine_tasks",

@@ -267,3 +267,30 @@ def test_payload_limits():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Refused: cannot schedule task 'greet': its payload is ")
     assert lines[1:] == ["Hello Ada"]
+
+
+def test_following_jobs():
+    result = run("following_jobs.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "result: {'order': 7, 'total': 42.5}",
+        "status: SUCCEEDED on worker True",
+        "failed: builtins.ValueError no order -1",
+        "cancel: RUNNING",
+        "cancel: CANCELLED",
+        "report: CANCELLED",
+        "failed jobs: (-1,) builtins.ValueError",
+    ]
+
+
+def test_failed_jobs():
+    result = run("failed_jobs.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "failed: 3",
+        "first failure: (1,) database unreachable",
+        "requeued: 3",
+        *[f"synced customer {n}" for n in (3, 2, 1)],  # requeued newest first
+        "failed: 0",
+        "purged: 0",
+    ]

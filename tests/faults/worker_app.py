@@ -135,6 +135,18 @@ def main() -> None:
         ledger.blpop([f"{args.ledger}:never"], timeout=0.05)  # some work
         write("exit", "limited", n)
 
+    # Tracked jobs: their records are checked against the ledger at the end.
+    @tasks.task(name="tracked", max_retries=20, track=True, store_result=True)
+    def tracked(n: int) -> int:
+        time.sleep(work_time())
+        write("run", "tracked", n)
+        return n
+
+    @tasks.task(name="tracked_once", max_retries=0, track=True)
+    def tracked_once(n: int) -> None:
+        time.sleep(work_time())
+        write("run", "tracked_once", n)
+
     @tasks.task(name="arecord", max_retries=20)
     async def arecord(n: int) -> None:
         await asyncio.sleep(work_time())

@@ -144,6 +144,9 @@ class Run:
     drained: list[int] = field(default_factory=list)
     draining: list[Worker] = field(default_factory=list)  # SIGTERMed while running them
     paused_long: list[int] = field(default_factory=list)
+    #: The ids of the tracked jobs, and what cancel() answered for those cancelled.
+    tracked: dict[Job, Any] = field(default_factory=dict)
+    cancelled: dict[Job, str] = field(default_factory=dict)
 
 
 class Chaos:
@@ -212,6 +215,8 @@ class Chaos:
                               ("hold", 3), ("hold_once", 0)):  # fmt: skip
             tasks.add(lambda n: None, name=name, max_retries=retries)
         tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=LIMIT)
+        tasks.add(lambda n: None, name="tracked", max_retries=20, track=True, store_result=True)
+        tasks.add(lambda n: None, name="tracked_once", max_retries=0, track=True)
         tasks.add(lambda n, seconds: None, name="long", max_retries=3)
         tasks.add(lambda n, seconds: None, name="long_once", max_retries=0)
         spin = Engine(RedisBroker.from_url(self.server.url), namespace=self.namespace)
@@ -236,6 +241,7 @@ class Chaos:
         from spinach import Batch
 
         kinds = ["record"] * 6 + ["record_once"] * 2 + ["limited", "arecord"]
+        kinds += ["tracked", "tracked_once"]
         batch = Batch()
         for n in numbers:
             task = kinds[n % len(kinds)]
@@ -244,10 +250,18 @@ class Chaos:
                 batch.schedule_at(task, spin.broker.clock.now() + delay, n)
             else:
                 batch.schedule(task, n)
-        for job, n in zip(spin.schedule_batch(batch), numbers):
+        jobs = spin.schedule_batch(batch)
+        for job, n in zip(jobs, numbers):
             self.run.scheduled[job.task_name].add(n)
             if n % 7 == 0:
                 self.run.due[(job.task_name, n)] = job.at_timestamp
+            if job.track:
+                self.run.tracked[(job.task_name, n)] = job.id
+        # Cancel some tracked jobs at once, queued or due later: one cancelled
+        # before it started must never run, whatever the faults.
+        doomed = [job for job, n in zip(jobs, numbers) if job.track and n % 13 == 0]
+        for job, status in zip(doomed, spin.cancel_jobs(doomed) if doomed else []):
+            self.run.cancelled[(job.task_name, job.task_args[0])] = status.name
 
     def wait_for_starts(
         self, tasks: tuple[str, ...], token: int, run: Callable[[str, int], bool] | None = None
@@ -523,6 +537,7 @@ class Chaos:
         ran = _events(records, "run")
         ended = ran | _events(records, "failed:JobLostError") | _events(records, "exit")
         ended |= _events(records, "end")
+        ended |= {job for job, status in self.run.cancelled.items() if status == "CANCELLED"}
         for task, numbers in self.run.scheduled.items():
             seen = {n for t, n in ended if t == task}
             if not numbers <= seen:
@@ -680,6 +695,8 @@ class Chaos:
                               "declaring one dead: worker_app's DeathWatch no longer matches "
                               "the broker's log line")  # fmt: skip
 
+        record_figures, record_violations = self.check_records(counts, lost)
+        violations += record_violations
         long_figures, long_violations = self.check_long_jobs(records)
         violations += long_violations
         stranded = self.stranded_jobs(timeline)
@@ -715,7 +732,7 @@ class Chaos:
               f"{len(forked)} jobs scheduled ({self.run.forked_one_by_one} one by one, "
               f"{len(forked) - self.run.forked_one_by_one} in batches), "
               f"never ran: {len(forked_never)}")  # fmt: skip
-        for line in long_figures:
+        for line in record_figures + long_figures:
             print(f"  {line}")
         print(f"  jobs taken over from a live worker: {len(taken)}, failed with "
               f"JobLostError while their worker was alive: {len(lost_alive)}")  # fmt: skip
@@ -788,6 +805,59 @@ class Chaos:
             elif float(started) < due - 0.001:
                 early.add((task, int(token)))
         return sorted(early), periodic, redated
+
+    def check_records(self, counts: Counter[Job], lost: set[Job]) -> tuple[list[str], list[str]]:
+        """Every tracked job's record says what the ledger says happened to it."""
+        from spinach import JobStatus
+
+        spin = self.engine()
+        wrong: list[str] = []
+        cancelled_ran = []
+        statuses: Counter[str] = Counter()
+        for job, job_id in sorted(self.run.tracked.items()):
+            record = spin.get_job(job_id)
+            if record is None:
+                wrong.append(f"{job}: no record")
+                continue
+            statuses[record.status.name] += 1
+            answer = self.run.cancelled.get(job)
+            if answer == "CANCELLED":
+                if counts[job]:
+                    cancelled_ran.append(job)
+                elif record.status is not JobStatus.CANCELLED:
+                    wrong.append(f"{job}: cancelled, record says {record.status.name}")
+                continue
+            if job in lost and job[0] == "tracked_once":
+                failed = spin.get_failed_job(job_id)
+                if record.status is not JobStatus.FAILED or record.error is None:
+                    wrong.append(f"{job}: lost with its worker, record says {record.status.name}")
+                elif record.error.type != "spinach.exc.JobLostError" or failed is None:
+                    wrong.append(f"{job}: lost, but error {record.error.type}, failed entry "
+                                 f"{failed is not None}")  # fmt: skip
+                continue
+            if not counts[job]:
+                if record.status is not JobStatus.CANCELLED:  # a cancel that came in time
+                    wrong.append(f"{job}: never ran, record says {record.status.name}")
+                continue
+            if record.status is not JobStatus.SUCCEEDED:
+                wrong.append(f"{job}: ran, record says {record.status.name}")
+            elif job[0] == "tracked" and record.result(timeout=0) != job[1]:
+                wrong.append(f"{job}: its stored result is not {job[1]}")
+        violations = []
+        if wrong:
+            violations.append(f"{len(wrong)} job records disagree with the ledger, e.g. "
+                              f"{wrong[:5]}")  # fmt: skip
+        if cancelled_ran:
+            violations.append(f"{len(cancelled_ran)} jobs cancelled before they started ran "
+                              f"anyway, e.g. {cancelled_ran[:5]}")  # fmt: skip
+        answers = Counter(self.run.cancelled.values())
+        figures = [
+            f"tracked jobs: {len(self.run.tracked)}, records by status: "
+            f"{dict(sorted(statuses.items()))}, disagreeing with the ledger: {len(wrong)}",
+            f"cancelled: {len(self.run.cancelled)} ({dict(sorted(answers.items()))}), "
+            f"ran after CANCELLED: {len(cancelled_ran)}",
+        ]
+        return figures, violations
 
     def check_long_jobs(self, records: list[str]) -> tuple[list[str], list[str]]:
         """Long jobs: those drained by SIGTERM, and those run through the long pause.

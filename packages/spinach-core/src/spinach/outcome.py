@@ -1,14 +1,12 @@
 """How a finished job's outcome is stored for those who wait for its result.
 
-Both brokers keep, for a job whose task stores results, one JSON document
-once the job is over for good::
-
-    {"status":4,"result":<what the task returned>}
-    {"status":5,"error":{"type":...,"message":...,"traceback":...}}
-    {"status":6,"error":null}
-
-``status`` is a :class:`~spinach.job.JobStatus` value (succeeded, failed,
-cancelled).  The Redis broker's scripts write the same text.
+Both brokers keep, for a job whose task stores results, one JSON object
+once the job is over for good: ``status``, a :class:`~spinach.job.JobStatus`
+value (4 succeeded, 5 failed, 6 cancelled), then ``result``, what the task
+returned, for a job that succeeded, or ``error``, the
+:class:`~spinach.job.JobError` of its last attempt as an object with
+``type``, ``message`` and ``traceback`` (or ``null``).  The Redis broker's
+scripts write the same text.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ import asyncio
 import contextvars
 import functools
 import logging
+import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from . import signals
 from .clock import Clock
@@ -95,6 +96,9 @@ class JobRunner:
         self._get_task = get_task
         self._clock = clock
         self._limits = limits
+        # id(job) -> loop and asyncio task of async jobs run on threads.
+        self._async_lock = threading.Lock()
+        self._async_runs: Dict[int, Tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
         self._warned_kind: set = set()  # type: ignore[type-arg]
 
     def knows(self, task_name: str) -> bool:
@@ -153,7 +157,7 @@ class JobRunner:
                     call = task.func(*job.task_args, **job.task_kwargs)
                     if timeout is not None:
                         call = asyncio.wait_for(call, timeout)
-                    value = asyncio.run(call)
+                    value = asyncio.run(self._cancellable(job, call))
                 else:
                     value = task.func(*job.task_args, **job.task_kwargs)
             finally:
@@ -211,6 +215,30 @@ class JobRunner:
             if alarm is not None:
                 alarm.cancel()
         return self._conclude(job, error, time.perf_counter() - started, final)
+
+    async def _cancellable(self, job: Job, call: Awaitable[Any]) -> Any:
+        """Run an async task on a thread's own loop, where :meth:`cancel_async` reaches it."""
+        current = asyncio.current_task()
+        assert current is not None
+        with self._async_lock:
+            self._async_runs[id(job)] = (asyncio.get_running_loop(), current)
+        try:
+            job.raise_if_cancelled()  # requested before it could be reached
+            return await call
+        finally:
+            with self._async_lock:
+                del self._async_runs[id(job)]
+
+    def cancel_async(self, job: Job) -> None:
+        """Cancel a job's async task running on a thread's own loop (ThreadWorkers)."""
+        with self._async_lock:
+            run = self._async_runs.get(id(job))
+        if run is not None:
+            loop, task = run
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # its loop is closed: the job is over
+                pass
 
     def _start_clock(self, job: Job, task: Task) -> Optional[float]:
         """Set the job's deadline from its task's timeout; return the timeout in seconds."""

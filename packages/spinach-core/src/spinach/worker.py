@@ -194,6 +194,10 @@ class ThreadWorkers(BaseWorkers):
     def _submit(self, job: Job) -> None:
         self._queue.put(job)
 
+    def request_cancel(self, job: Job) -> None:
+        """An async task running on a thread's loop is cancelled; a sync one sees the flag."""
+        self._runner.cancel_async(job)
+
     def _work(self) -> None:
         name = threading.current_thread().name
         signals.worker_started.send(self.namespace, worker_name=name)
@@ -207,11 +211,13 @@ class ThreadWorkers(BaseWorkers):
                 if not self._run(job):
                     return  # given up on past its deadline: another thread took the slot
         finally:
-            with self._threads_changed:
-                me = threading.current_thread()
-                self._threads = [t for t in self._threads if t is not me]
-                self._threads_changed.notify_all()
-            signals.worker_terminated.send(self.namespace, worker_name=name)
+            try:
+                signals.worker_terminated.send(self.namespace, worker_name=name)
+            finally:  # join() returns once every thread is done, signal included
+                with self._threads_changed:
+                    me = threading.current_thread()
+                    self._threads = [t for t in self._threads if t is not me]
+                    self._threads_changed.notify_all()
 
     def _run(self, job: Job) -> bool:
         """Run a job; return False if it was given up on (this thread must end)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import re
 import threading
 import weakref
 from collections import deque
@@ -35,6 +36,11 @@ __all__ = ["REJECTED_KEPT", "MemoryBroker", "MemoryStore"]
 
 #: How many rejected payloads are kept, the newest.
 REJECTED_KEPT = 10_000
+#: Seconds a record of a job cancelled in its queue is kept, past its TTL,
+#: for the fetch that finds the job to drop it (as the Redis scripts do).
+SAFETY = 30 * 86400
+# The tail of a tracked job's payload: its record's TTL, its result's TTL.
+_TRACKED = re.compile(r'(?:,"track":([0-9]+))?(?:,"result":([0-9]+))?(?:,"sig":"[0-9a-f]+")?}$')
 
 logger = logging.getLogger("spinach.broker")
 
@@ -402,27 +408,26 @@ class MemoryBroker(Broker):
             for job_id, record in zip(job_ids, records):
                 assert record is not None
                 if record.status in (JobStatus.QUEUED, JobStatus.WAITING):
-                    if self._remove_waiting(space, record.payload):
-                        job = self._read(record.payload)
-                        self._finish_record(space, job, JobStatus.CANCELLED, now)
-                elif record.status is JobStatus.RUNNING and not record.cancel:
+                    # As on Redis: a future job leaves the future jobs; one in a
+                    # queue (or parked, or on its way) is marked, and the fetch
+                    # that finds it drops it.
+                    job = self._read(record.payload)
+                    removed = self._remove_future(space, job.id_hex)
+                    self._finish_record(space, job, JobStatus.CANCELLED, now)
+                    if not removed:
+                        record.cancel = True
+                        record.expires = now + job.track + SAFETY
+                        heapq.heappush(space.expiries, (record.expires, job_id))
+                elif record.status is JobStatus.RUNNING:
                     record.cancel = True
                     for listener in list(space.listeners):
                         listener._cancel_requested_here(listener._held.get(job_id))
                 statuses.append(record.status)
             return statuses
 
-    def _remove_waiting(self, space: _Namespace, payload: str) -> bool:
-        """Remove a job not started yet from where it waits; return whether it was found."""
-        head = payload[:40]  # {"id":"<32 hex>
-        for pending in [
-            *space.queues.values(),
-            *(q for t in space.parked.values() for q in t.values()),
-        ]:
-            for index, candidate in enumerate(pending):
-                if candidate.startswith(head):
-                    del pending[index]
-                    return True
+    def _remove_future(self, space: _Namespace, job_id: str) -> bool:
+        """Remove a job from the future jobs; return whether it was there."""
+        head = '{"id":"' + job_id
         for index, entry in enumerate(space.future):
             if entry[2].startswith(head):
                 space.future[index] = space.future[-1]
@@ -430,6 +435,15 @@ class MemoryBroker(Broker):
                 heapq.heapify(space.future)
                 return True
         return False
+
+    def _cancelled_in_queue(self, space: _Namespace, job: Job) -> bool:
+        """Whether a tracked job taken from a queue was cancelled while it waited."""
+        record = self._record(space, job.id_hex, self.clock.time()) if job.track else None
+        if record is None or not record.cancel:
+            return False
+        if record.status is not JobStatus.CANCELLED:
+            self._finish_record(space, job, JobStatus.CANCELLED, self.clock.time())
+        return True
 
     def _notify(self, space: _Namespace, jobs: Iterable[Job]) -> None:
         statuses = {job.status for job in jobs}
@@ -502,6 +516,8 @@ class MemoryBroker(Broker):
                 except SerializationError as exc:
                     self._reject(space, payload, exc)
                     continue
+                if self._cancelled_in_queue(space, job):
+                    continue  # cancelled while it waited: dropped, never run
                 name = job.task_name
                 limit = space.max_concurrency.get(name)
                 if limit is not None:
@@ -529,6 +545,16 @@ class MemoryBroker(Broker):
     def _reject(self, space: _Namespace, payload: str, exc: Exception) -> None:
         space.rejected.append(payload.encode("utf-8", "surrogateescape"))
         del space.rejected[:-REJECTED_KEPT]
+        tail = _TRACKED.search(payload[-200:]) if has_job_head(payload) else None
+        if tail is not None and (tail[1] or tail[2]):  # a tracked job set aside ends there
+            job = Job("?", "?", from_timestamp(0), 0)
+            job._id_hex = payload[7:39].lower()
+            job.track, job.result_ttl = int(tail[1] or 0), int(tail[2] or 0)
+            error = JobError(
+                "spinach.exc.SerializationError",
+                "its payload was set aside as unreadable (see the rejected payloads)",
+            )
+            self._finish_record(space, job, JobStatus.FAILED, self.clock.time(), error)
         logger.error(
             "Set aside an unreadable payload in namespace %r (%s); "
             "it is kept with the rejected payloads",

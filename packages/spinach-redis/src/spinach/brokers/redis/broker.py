@@ -741,7 +741,7 @@ class RedisBroker(Broker):
                 *self._periodic_tokens, *self._limited_tokens,
             ],
         )  # fmt: skip
-        now_text, incarnation, dead, adopted, own, retired, missing = reply
+        now_text, incarnation, dead, adopted, own, retired, missing, cancelled = reply
         now = float(now_text)
         incarnation = _text(incarnation)
         own_ids = {_text(i) for i in own}
@@ -772,6 +772,10 @@ class RedisBroker(Broker):
                 [keys.prefix, self._now_arg(), *self._periodic_args],
                 forever=True,
             )
+        for job_id in cancelled:
+            with self._held_lock:
+                job = self._held.get(_text(job_id))
+            self._cancel_requested_here(job)
         failed = self._settle_adopted(adopted, now)
         orphans = self._orphans(own_ids)
         if orphans:

@@ -80,13 +80,6 @@ local function note(what)
   NOTES[what] = true
 end
 
--- Set aside a payload that cannot be read as a job; the list keeps the
--- newest entries only, so that a flood of garbage cannot fill the memory.
-local function reject(payload)
-  redis.call('RPUSH', P .. 'rejected', payload)
-  redis.call('LTRIM', P .. 'rejected', -10000, -1)
-end
-
 -- Push payloads to a queue, and remember the queue's name when its list is
 -- created (so that inspection and flush never need SCAN or KEYS).
 local function push(queue, payloads)
@@ -193,8 +186,12 @@ end
 -- enqueued_at, started_at, finished_at, worker, error, cancel.
 -- A tracked job stored to wait (status 1) or to be run (status 2), with the
 -- error of its last attempt if any; `now` is given for a new job only, as
--- its enqueue date.
-local function record_stored(payload, status, now, err)
+-- its enqueue date; `wait` is how long until it is due (seconds). A record
+-- not finished expires all the same SAFETY seconds after it is due, so that
+-- no record outlives its job for ever (one set aside without a word, one
+-- run by a worker of a version that keeps no records).
+local SAFETY = 30 * 86400
+local function record_stored(payload, status, now, err, wait)
   local fields = {'status', status, 'payload', payload}
   if now then
     fields[#fields + 1] = 'enqueued_at'
@@ -204,7 +201,10 @@ local function record_stored(payload, status, now, err)
     fields[#fields + 1] = 'error'
     fields[#fields + 1] = err
   end
-  safe_call('HSET', P .. 'job:' .. string.sub(payload, 8, 39), unpack(fields))
+  local key = P .. 'job:' .. string.sub(payload, 8, 39)
+  safe_call('HSET', key, unpack(fields))
+  local ttl = track_of(payload) or 0
+  redis.call('EXPIRE', key, math.floor(ttl + SAFETY + math.max(0, wait or 0)))
 end
 
 -- A tracked job starts on a worker (its payload too, for a record started
@@ -223,6 +223,25 @@ local function record_finished(id, status, ttl, now, err)
     safe_call('HSET', key, 'status', status, 'finished_at', num(now))
   end
   redis.call('EXPIRE', key, ttl)
+end
+
+-- Set aside a payload that cannot be read as a job; the list keeps the
+-- newest entries only, so that a flood of garbage cannot fill the memory.
+-- A tracked job set aside ends there: its record says failed and its
+-- outcome is stored, so that nobody waits for a job that will never run.
+local function reject(payload)
+  redis.call('RPUSH', P .. 'rejected', payload)
+  redis.call('LTRIM', P .. 'rejected', -10000, -1)
+  if type(payload) ~= 'string' or string.sub(payload, 1, 7) ~= '{"id":"' then return end
+  local id = string.sub(payload, 8, 39)
+  local ttl, keep = track_of(payload)
+  if (ttl or keep) and #id == 32 and string.match(id, '^%x+$') then
+    local err = '{"type":"spinach.exc.SerializationError","message":"its payload was set '
+      .. 'aside as unreadable (see the rejected payloads)","traceback":""}'
+    local now = clock()
+    if ttl then record_finished(id, 5, ttl, now, err) end
+    if keep then store_outcome(id, 5, keep, nil, err) end
+  end
 end
 
 -- A job failed for good: keep it in the registry of failed jobs, a zset
@@ -418,7 +437,7 @@ local function acknowledge(running_key, future_key, first, last, failed)
       end
       local outcome, target, payload, err = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
       local ttl, keep = track_of(recorded)
-      if ttl and (outcome == 'q' or outcome == 'f')
+      if ttl and (outcome == 'q' or outcome == 'f' or outcome == 'h')
           and safe_call('HGET', P .. 'job:' .. ARGV[i], 'cancel') == '1' then
         outcome = 'c'  -- asked to cancel while it ran: it does not run again
       end
@@ -430,7 +449,7 @@ local function acknowledge(running_key, future_key, first, last, failed)
         now = now or clock()
         if at and at > now then
           defer_job(pushes, target, payload)
-          if ttl then record_stored(payload, 1, nil, err) end
+          if ttl then record_stored(payload, 1, nil, err, at - now) end
         else
           local _, _, queue = parse_head(payload)
           if queue then queue_job(pushes, queue, payload) else reject(payload) end
@@ -440,7 +459,7 @@ local function acknowledge(running_key, future_key, first, last, failed)
         if not retired_periodic_run(recorded) then
           now = now or clock()
           defer_job(pushes, num(now + (tonumber(target) or 1)), recorded)
-          if ttl then record_stored(recorded, 1, nil, nil) end
+          if ttl then record_stored(recorded, 1, nil, nil, tonumber(target) or 1) end
         end
       elseif FINAL[outcome] then
         if ttl or keep or outcome == 'x' then now = now or clock() end
@@ -456,6 +475,22 @@ local function acknowledge(running_key, future_key, first, last, failed)
   chunked('HDEL', running_key, ids)
   for _, task in ipairs(releases) do release(task) end
   return settled
+end
+
+-- Whether a tracked job taken from a queue was cancelled while it waited
+-- (cancel.lua marks it, for the fetch to drop it: no scan of the queue); it
+-- ends then, if it had not yet.
+local function cancelled_here(id, payload)
+  local ttl, keep = track_of(payload)
+  if not ttl then return false end
+  local record = safe_call('HMGET', P .. 'job:' .. id, 'cancel', 'status')
+  if record[1] ~= '1' then return false end
+  if record[2] ~= '6' then
+    local now = clock()
+    record_finished(id, 6, ttl, now)
+    if keep then store_outcome(id, 6, keep) end
+  end
+  return true
 end
 
 -- Take up to `want` runnable jobs from a queue and record them as running
@@ -483,6 +518,8 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
       if not id or #payload > max_payload then
         reject(payload)
         rejected = rejected + 1
+      elseif cancelled_here(id, payload) then
+        -- Cancelled while it waited: dropped, never run.
       else
         local flag = '0'
         if limited then
@@ -559,7 +596,7 @@ local function move_staged(batch, most, now)
     elseif at and at > now then
       defer_job(pushes, target, payload)
       statuses[#statuses + 1] = 'w'
-      if track_of(payload) then record_stored(payload, 1, now) end
+      if track_of(payload) then record_stored(payload, 1, now, nil, at - now) end
     else
       if kind == 'a' then
         local _, _, queue = parse_head(payload)

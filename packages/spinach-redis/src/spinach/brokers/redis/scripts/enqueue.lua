@@ -27,7 +27,7 @@ for i = 6, #ARGV, 3 do
   if at and at > now then
     defer_job(pushes, ARGV[i + 1], ARGV[i + 2])
     statuses[#statuses + 1] = 'w'
-    if track_of(ARGV[i + 2]) then record_stored(ARGV[i + 2], 1, now) end
+    if track_of(ARGV[i + 2]) then record_stored(ARGV[i + 2], 1, now, nil, at - now) end
   else
     local queue = ARGV[i + 1]
     if ARGV[i] == 'a' then

@@ -27,7 +27,8 @@
 -- Returns {now, this worker's incarnation, dead worker ids joined by spaces,
 -- {adopted entries not settled yet}, {ids of the jobs running here},
 -- {retired periodic tasks}, {periodic tasks of this worker without a
--- definition}}. The incarnation is the time the worker was (re)registered: a
+-- definition}, {ids of the jobs running here whose cancel was requested}}.
+-- The incarnation is the time the worker was (re)registered: a
 -- worker no longer registered (declared dead by another worker, or Redis lost
 -- its data) is registered again by this call, with a new incarnation.
 local now = clock()
@@ -112,5 +113,12 @@ end
 local pending = {}
 local adopted = safe_call('HGETALL', KEYS[7])
 for i = 2, #adopted, 2 do pending[#pending + 1] = adopted[i] end
-return {num(now), incarnation, table.concat(dead, ' '), pending, safe_call('HKEYS', KEYS[2]),
-        retired, missing}
+-- Running jobs whose cancel was requested: the notification may have been
+-- lost (a reconnection), or have come before the job was known here.
+local own = safe_call('HKEYS', KEYS[2])
+local cancelled = {}
+for _, id in ipairs(own) do
+  if safe_call('HGET', P .. 'job:' .. id, 'cancel') == '1' then cancelled[#cancelled + 1] = id end
+end
+return {num(now), incarnation, table.concat(dead, ' '), pending, own, retired, missing,
+        cancelled}

@@ -5,7 +5,7 @@
 -- A job whose entry is gone, or failed again since it was read, is skipped.
 -- The entry leaves the registry; its hash stays (until it expires) with
 -- requeued_at, so that the job's history goes on if it fails again. A
--- tracked job's record says queued again and no longer expires; a stored
+-- tracked job's record says queued again and expires as a live one; a stored
 -- outcome is forgotten, so that a waiter waits for the new run.
 -- Returns the ids of the jobs moved.
 local now = clock()
@@ -20,9 +20,8 @@ for i = 3, #ARGV, 4 do
     safe_call('HSET', P .. 'failed:' .. id, 'requeued_at', num(now))
     redis.call('DEL', P .. 'result:' .. id)
     if track_of(payload) then
-      record_stored(payload, 2, nil)
       safe_call('HDEL', P .. 'job:' .. id, 'finished_at', 'cancel')
-      redis.call('PERSIST', P .. 'job:' .. id)
+      record_stored(payload, 2, nil)  -- its expiry is a live record's again
     end
     moved[#moved + 1] = id
   end
