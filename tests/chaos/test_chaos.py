@@ -40,5 +40,10 @@ def test_chaos_short_run():
     ), out
     assert "long jobs run through the long pause: 2, started once and finished: 2" in out, out
     assert "jobs taken over from a live worker: 0, failed with JobLostError while" in out, out
+    # Tracked jobs: every record says what happened, and no cancelled job ran.
+    assert re.search(
+        r"tracked jobs: \d+, records by status: .*, disagreeing with the ledger: 0\n", out
+    ), out
+    assert re.search(r"cancelled: [1-9]\d* .*, ran after CANCELLED: 0\n", out), out
     assert "workers declared dead while alive: 0 " in out, out
     assert "jobs started before their date: 0, periodic jobs before their slot: 0 " in out, out
