@@ -488,3 +488,33 @@ def test_failed_jobs_selection_is_checked_at_the_call(make_spin):
         Engine(MemoryBroker(), failed_jobs_kept="many")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="failed_jobs_ttl"):
         Engine(MemoryBroker(), failed_jobs_ttl=0)
+
+
+def test_signed_payloads_are_followed_too(broker_kind, request):
+    """The scripts read the tracking fields before a signature (74 characters)."""
+    if broker_kind == "memory":
+        broker = MemoryBroker()
+    else:
+        from spinach.brokers.redis import RedisBroker
+
+        broker = RedisBroker(request.getfixturevalue("redis_server").client())
+    spin = Engine(broker, namespace=f"signed-{uuid.uuid4().hex[:8]}", signing_key=b"k" * 32)
+
+    @spin.task(name="signed", track=True, store_result=True)
+    def signed(x):
+        return x * 2
+
+    @spin.task(name="plain_signed")
+    def plain_signed(x):
+        return x
+
+    job = spin.schedule(signed, 21)
+    other = spin.schedule(plain_signed, 1)
+    assert spin.get_job(job.id).status is JobStatus.QUEUED
+    run_until_empty(spin)
+    try:
+        assert job.result(timeout=5) == 42
+        assert spin.get_job(job.id).status is JobStatus.SUCCEEDED
+        assert spin.get_job(other.id) is None
+    finally:
+        spin.broker.flush()

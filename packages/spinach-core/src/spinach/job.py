@@ -105,6 +105,29 @@ class JobError:
 _MAX_MESSAGE, _MAX_TRACEBACK = 4096, 16384
 
 
+class _Following:
+    """The record fields of a followed job (see the properties of :class:`Job`)."""
+
+    __slots__ = (
+        "cancel_requested",
+        "deadline",
+        "enqueued_at",
+        "error",
+        "finished_at",
+        "started_at",
+        "worker_id",
+    )
+
+    def __init__(self) -> None:
+        self.enqueued_at: Optional[datetime] = None
+        self.started_at: Optional[datetime] = None
+        self.finished_at: Optional[datetime] = None
+        self.worker_id: Optional[str] = None
+        self.error: Optional[JobError] = None
+        self.cancel_requested = False
+        self.deadline: Optional[datetime] = None
+
+
 class Job:
     """Represent the execution of a task by background workers.
 
@@ -125,17 +148,10 @@ class Job:
         ``0`` when its task does not store results (see :meth:`result`)
 
     Jobs returned by :meth:`spinach.engine.Engine.get_job` (and by
-    :meth:`refresh`) also carry what their record says:
-
-    :ivar enqueued_at: when the broker received it (the broker's clock)
-    :ivar started_at: when its last attempt started, or ``None``
-    :ivar finished_at: when it finished for good, or ``None``
-    :ivar worker_id: id of the worker that runs or ran it last, or ``None``
-    :ivar error: :class:`JobError` of its last failed attempt, or ``None``
-    :ivar cancel_requested: whether its cancellation was requested while it ran
-
-    While it runs, a job also has a ``deadline``: the date past which its
-    task's ``timeout`` stops it, or ``None``.
+    :meth:`refresh`) also carry what their record says: :attr:`enqueued_at`,
+    :attr:`started_at`, :attr:`finished_at`, :attr:`worker_id`,
+    :attr:`error` and :attr:`cancel_requested`; a running job knows its
+    :attr:`deadline`.
     """
 
     __slots__ = (
@@ -143,27 +159,21 @@ class Job:
         "_at",
         "_at_timestamp",
         "_engine",
+        "_following",
         "_handed_back_until",
         "_id",
         "_id_hex",
         "_payload",
         "_result",
-        "cancel_requested",
-        "deadline",
-        "enqueued_at",
-        "error",
-        "finished_at",
         "max_retries",
         "queue",
         "result_ttl",
         "retries",
-        "started_at",
         "status",
         "task_args",
         "task_kwargs",
         "task_name",
         "track",
-        "worker_id",
     )
 
     _asap: bool
@@ -210,13 +220,7 @@ class Job:
 
     def _clear_record(self) -> None:
         self._engine = None
-        self.enqueued_at: Optional[datetime] = None
-        self.started_at: Optional[datetime] = None
-        self.finished_at: Optional[datetime] = None
-        self.worker_id: Optional[str] = None
-        self.error: Optional[JobError] = None
-        self.cancel_requested = False
-        self.deadline: Optional[datetime] = None
+        self._following: Optional[_Following] = None
 
     @property
     def id(self) -> uuid.UUID:
@@ -284,11 +288,7 @@ class Job:
         job.result_ttl = 0
         job._result = None
         job._engine = None
-        job.enqueued_at = job.started_at = job.finished_at = None
-        job.worker_id = None
-        job.error = None
-        job.cancel_requested = False
-        job.deadline = None
+        job._following = None
         return job
 
     @property
@@ -400,12 +400,14 @@ class Job:
                 raise ValueError(f"job id {job_id!r} is not 32 hex digits")
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
                 raise ValueError(f"start date {at!r} is out of range")
-            track = data.get("track", 0)
-            if type(track) is not int or not 0 <= track <= _MAX_TRACK:
-                raise ValueError(f"track {track!r} is not a number of seconds")
-            result_ttl = data.get("result", 0)
-            if type(result_ttl) is not int or not 0 <= result_ttl <= _MAX_TRACK:
-                raise ValueError(f"result {result_ttl!r} is not a number of seconds")
+            track = result_ttl = 0
+            if len(data) != len(_FIELDS):  # fields after kwargs: tracking, or a newer version's
+                track = data.get("track", 0)
+                if type(track) is not int or not 0 <= track <= _MAX_TRACK:
+                    raise ValueError(f"track {track!r} is not a number of seconds")
+                result_ttl = data.get("result", 0)
+                if type(result_ttl) is not int or not 0 <= result_ttl <= _MAX_TRACK:
+                    raise ValueError(f"result {result_ttl!r} is not a number of seconds")
             _check_canonical(text, data)
             job = cls._create(
                 task_name,
@@ -425,6 +427,85 @@ class Job:
         return job
 
     # -- following a job ---------------------------------------------------
+    # What a job's record says, and what a running job knows of itself: kept
+    # apart (and only when set), so that the millions of jobs that are never
+    # followed do not pay for it.
+
+    def _set_following(self, name: str, value: Any) -> None:
+        following = self._following
+        if following is None:
+            following = self._following = _Following()
+        setattr(following, name, value)
+
+    @property
+    def enqueued_at(self) -> Optional[datetime]:
+        """When the broker received the job (its record), or ``None``."""
+        following = self._following
+        return None if following is None else following.enqueued_at
+
+    @enqueued_at.setter
+    def enqueued_at(self, value: Optional[datetime]) -> None:
+        self._set_following("enqueued_at", value)
+
+    @property
+    def started_at(self) -> Optional[datetime]:
+        """When its last attempt started (its record), or ``None``."""
+        following = self._following
+        return None if following is None else following.started_at
+
+    @started_at.setter
+    def started_at(self, value: Optional[datetime]) -> None:
+        self._set_following("started_at", value)
+
+    @property
+    def finished_at(self) -> Optional[datetime]:
+        """When it finished for good (its record), or ``None``."""
+        following = self._following
+        return None if following is None else following.finished_at
+
+    @finished_at.setter
+    def finished_at(self, value: Optional[datetime]) -> None:
+        self._set_following("finished_at", value)
+
+    @property
+    def worker_id(self) -> Optional[str]:
+        """Id of the worker that runs or ran it last (its record), or ``None``."""
+        following = self._following
+        return None if following is None else following.worker_id
+
+    @worker_id.setter
+    def worker_id(self, value: Optional[str]) -> None:
+        self._set_following("worker_id", value)
+
+    @property
+    def error(self) -> Optional[JobError]:
+        """:class:`JobError` of its last failed attempt, or ``None``."""
+        following = self._following
+        return None if following is None else following.error
+
+    @error.setter
+    def error(self, value: Optional[JobError]) -> None:
+        self._set_following("error", value)
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether its cancellation was requested while it ran."""
+        following = self._following
+        return False if following is None else following.cancel_requested
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        self._set_following("cancel_requested", value)
+
+    @property
+    def deadline(self) -> Optional[datetime]:
+        """While it runs: the date past which its task's ``timeout`` stops it, or ``None``."""
+        following = self._following
+        return None if following is None else following.deadline
+
+    @deadline.setter
+    def deadline(self, value: Optional[datetime]) -> None:
+        self._set_following("deadline", value)
 
     def refresh(self) -> Job:
         """Read this job's record again and update this object from it; return it.

@@ -243,7 +243,6 @@ class JobRunner:
     def _start_clock(self, job: Job, task: Task) -> Optional[float]:
         """Set the job's deadline from its task's timeout; return the timeout in seconds."""
         if task.timeout is None:
-            job.deadline = None
             return None
         timeout = task.timeout.total_seconds()
         job.deadline = from_timestamp(self._clock.time() + timeout)
