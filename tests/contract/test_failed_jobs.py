@@ -123,3 +123,20 @@ def test_purge_forgets_failed_jobs(broker, clock):
     [failed] = broker.failed_jobs()
     assert broker.purge_failed([jobs[2].id_hex]) == 1
     assert broker.requeue_failed([(failed, again(failed, clock))]) == []  # purged: skipped
+
+
+def test_a_payload_set_aside_is_kept_when_it_stands_for_a_job(backend, broker, clock):
+    job = make_job(clock, args=(1,))
+    payload = job.serialize()
+    backend.inject(
+        broker, "q", payload.replace('"args":[1]', '"args": [1]').encode()
+    )  # not canonical
+    backend.inject(broker, "q", b"not a job at all")
+    assert broker.get_jobs_from_queue("q", 10) == []
+    assert len(broker.rejected()) == 2
+    [failed] = broker.failed_jobs()  # only the one that stands for a job
+    assert not failed.readable
+    assert failed.payload == payload.replace('"args":[1]', '"args": [1]').encode()
+    assert (failed.job.id, failed.job.task_name, failed.job.queue) == (job.id, "task", "q")
+    assert failed.error.type == "spinach.exc.SerializationError"
+    assert "set aside as unreadable" in failed.error.message

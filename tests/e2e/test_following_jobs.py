@@ -518,3 +518,23 @@ def test_signed_payloads_are_followed_too(broker_kind, request):
         assert spin.get_job(other.id) is None
     finally:
         spin.broker.flush()
+
+
+def test_an_unreadable_payload_is_kept_but_never_requeued(make_spin, caplog):
+    spin = make_spin()
+
+    @spin.task(name="victim")
+    def victim(x):
+        raise AssertionError("a payload set aside never runs")
+
+    job = spin.schedule(victim, 1)
+    forged = f'{{"id":"{"ab" * 16}","task_name":"victim","queue":"spinach","at":1e10}}'
+    spin.broker.inject_raw_payload("spinach", forged)  # a head, then no valid job
+    run_until_empty(spin)
+    [failed] = [f for f in spin.failed_jobs() if not f.readable]
+    assert failed.job.task_name == "victim" and failed.job.id.hex == "ab" * 16
+    assert failed.payload == forged.encode()
+    assert spin.requeue_failed(all=True) == 1  # the readable one (it failed) only
+    assert "Not requeueing 1 failed jobs whose payload was set aside" in caplog.text
+    assert spin.purge_failed([failed.id]) == 1
+    assert job.id != failed.id

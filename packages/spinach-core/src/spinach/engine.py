@@ -598,16 +598,27 @@ class Engine:
         failures so far are kept in its :attr:`~spinach.failures.FailedJob.history`
         should it fail again, and a tracked job's record follows it.  The
         job keeps its id, arguments and queue.  Returns how many were
-        requeued (one requeued or purged meanwhile by someone else is skipped).
+        requeued (one requeued or purged meanwhile by someone else is
+        skipped, and so is one whose payload was set aside as unreadable).
 
         :raises spinach.exc.JobNotFoundError: for an id not in the registry
         :raises TypeError: unless exactly one of ``job_ids``, ``task`` and
             ``all=True`` is given
         """
         selected = self._select_failed(job_ids, task, all)
+        unreadable = [failed for failed in selected if not failed.readable]
+        if unreadable:
+            logger.warning(
+                "Not requeueing %d failed jobs whose payload was set aside as unreadable "
+                "(e.g. job %s): inspect them (FailedJob.payload), then purge them",
+                len(unreadable),
+                unreadable[0].job.id,
+            )
         now = self._broker.clock.time()
         pairs = []
         for failed in selected:
+            if not failed.readable:
+                continue
             old = failed.job
             job = Job._create(
                 old.task_name, old.queue, now, old.max_retries, old.task_args,

@@ -2,8 +2,9 @@
 
 Every job that fails for good (retries exhausted, ``AbortException``, a
 timeout, lost with a dead worker, a task no worker knows, a result JSON
-cannot carry) is kept by the broker, tracked or not, with the error of its
-last attempt: the newest ``failed_jobs_kept`` for ``failed_jobs_ttl`` (see
+cannot carry, a payload set aside as unreadable) is kept by the broker,
+tracked or not, with the error of its last attempt: the newest
+``failed_jobs_kept`` for ``failed_jobs_ttl`` (see
 :class:`~spinach.engine.Engine`).  It costs nothing until a job fails.
 
 :meth:`spinach.engine.Engine.failed_jobs` lists them,
@@ -19,16 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional, Tuple
 
-from .job import Job, JobError
+from .job import Job, JobError, JobStatus, read_job_head
 from .utils import from_timestamp
 
 __all__ = [
     "DEFAULT_FAILED_JOBS_KEPT",
     "DEFAULT_FAILED_JOBS_TTL",
+    "UNREADABLE",
     "FailedAttempt",
     "FailedJob",
     "parse_history",
+    "unreadable_job",
 ]
+
+#: The error type of a failed job whose payload was set aside as unreadable.
+UNREADABLE = "spinach.exc.SerializationError"
 
 #: How many failed jobs are kept by default (the newest).
 DEFAULT_FAILED_JOBS_KEPT = 10_000
@@ -59,6 +65,11 @@ class FailedJob:
     :ivar failed_at: when it failed for good
     :ivar worker_id: the worker that recorded the failure
     :ivar history: its earlier failures, oldest first, if it was requeued
+    :ivar payload: for a job whose payload was set aside as unreadable (not
+        signed with the workers' key, larger than their limit, not written
+        as Spinach writes it): the payload as it was found; ``job`` then
+        only has the id, task and queue of its head, and it cannot be
+        requeued (inspect it, then purge it)
     """
 
     job: Job
@@ -66,6 +77,12 @@ class FailedJob:
     failed_at: datetime
     worker_id: Optional[str]
     history: Tuple[FailedAttempt, ...] = ()
+    payload: Optional[bytes] = None
+
+    @property
+    def readable(self) -> bool:
+        """Whether its payload could be read (it can be requeued)."""
+        return self.payload is None
 
     @property
     def id(self) -> Any:
@@ -97,3 +114,13 @@ def parse_history(text: str | bytes | None) -> Tuple[FailedAttempt, ...]:
             )
         )
     return tuple(attempts)
+
+
+def unreadable_job(payload: str | bytes, status: JobStatus) -> Optional[Job]:
+    """The job a payload that cannot be read stands for, from its head alone; ``None``."""
+    head = read_job_head(payload)
+    if head is None:
+        return None
+    job_id, task_name, queue = head
+    job = Job._create(task_name, queue, 0.0, 0, (), {}, job_id, 0, status)
+    return job

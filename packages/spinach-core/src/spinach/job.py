@@ -17,7 +17,15 @@ from . import serialization
 from .exc import JobCancelledError, SerializationError, SpinachError
 from .utils import from_timestamp, to_timestamp
 
-__all__ = ["Job", "JobError", "JobStatus", "has_job_head", "new_job_id", "periodic_job_id"]
+__all__ = [
+    "Job",
+    "JobError",
+    "JobStatus",
+    "has_job_head",
+    "new_job_id",
+    "periodic_job_id",
+    "read_job_head",
+]
 
 
 class JobStatus(enum.IntEnum):
@@ -683,23 +691,38 @@ def has_job_head(payload: str | bytes) -> bool:
     read the id, task and queue of a job there without decoding the JSON (the
     Redis broker does so in Lua), and set aside what does not start so.
     """
+    return read_job_head(payload) is not None
+
+
+def read_job_head(payload: str | bytes) -> Optional[Tuple[str, str, str]]:
+    """The id (32 hex digits), task name and queue of a payload's head, or ``None``.
+
+    See :func:`has_job_head`; the rest of the payload is not looked at.
+    """
     if isinstance(payload, (bytes, bytearray)):
         try:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError:
-            return False
+            return None
     if not payload.startswith('{"id":"') or not _HEX.issuperset(payload[7:39]):
-        return False
+        return None
     if len(payload) < 56 or payload[39:54] != '","task_name":"':
-        return False
+        return None
     end = 54
     while True:  # the closing quote of the task name: the first one not escaped
         end = payload.find('"', end)
         if end < 0:
-            return False
+            return None
         slashes = len(payload[54:end]) - len(payload[54:end].rstrip("\\"))
         if slashes % 2 == 0:
             break
         end += 1
     rest = payload[end + 1 :]
-    return rest.startswith(',"queue":"') and rest.find('"', 10) > 10
+    close = rest.find('"', 10)
+    if not rest.startswith(',"queue":"') or close <= 10:
+        return None
+    try:
+        task_name = json.loads(payload[53 : end + 1])
+    except ValueError:
+        return None
+    return payload[7:39].lower(), task_name, rest[10:close]

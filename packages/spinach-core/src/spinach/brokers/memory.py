@@ -25,8 +25,8 @@ from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
 from ..exc import JobLostError, SerializationError
-from ..failures import FailedAttempt, FailedJob
-from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id
+from ..failures import UNREADABLE, FailedAttempt, FailedJob, unreadable_job
+from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id, read_job_head
 from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
 from ..utils import from_timestamp
@@ -292,13 +292,17 @@ class MemoryBroker(Broker):
         for job_id in listed[: max(0, len(listed) - self.failed_jobs_kept)]:
             del space.failed[job_id]
 
-    def _failed_job(self, job_id: str, entry: _Failed) -> FailedJob:
+    def _failed_job(self, job_id: str, entry: _Failed) -> Optional[FailedJob]:
+        raw: Optional[bytes] = None
+        try:
+            job: Optional[Job] = self.codec.decode(entry.payload, JobStatus.FAILED)
+        except SerializationError:  # set aside as unreadable: its head says what it was
+            job = unreadable_job(entry.payload, JobStatus.FAILED)
+            raw = entry.payload.encode("utf-8", "surrogateescape")
+        if job is None:
+            return None
         return FailedJob(
-            self.codec.decode(entry.payload, JobStatus.FAILED),
-            entry.error,
-            from_timestamp(entry.failed_at),
-            entry.worker,
-            entry.history,
+            job, entry.error, from_timestamp(entry.failed_at), entry.worker, entry.history, raw
         )
 
     def failed_jobs(self, start: int = 0, count: Optional[int] = None) -> List[FailedJob]:
@@ -308,7 +312,8 @@ class MemoryBroker(Broker):
             self._trim_failed(space, self.clock.time())
             listed = [(i, f) for i, f in reversed(space.failed.items()) if f.listed]
             page = listed[start:] if count is None else listed[start : start + count]
-            return [self._failed_job(i, f) for i, f in page]
+            found = [self._failed_job(i, f) for i, f in page]
+            return [failed for failed in found if failed is not None]
 
     def failed_jobs_count(self) -> int:
         """How many failed jobs the registry holds."""
@@ -545,6 +550,10 @@ class MemoryBroker(Broker):
     def _reject(self, space: _Namespace, payload: str, exc: Exception) -> None:
         space.rejected.append(payload.encode("utf-8", "surrogateescape"))
         del space.rejected[:-REJECTED_KEPT]
+        head = read_job_head(payload)
+        if head is not None:  # it stands for a job: the registry of failed jobs keeps it
+            reason = JobError(UNREADABLE, f"its payload was set aside as unreadable: {exc}")
+            self._keep_failed(space, head[0], payload, reason, self.clock.time())
         tail = _TRACKED.search(payload[-200:]) if has_job_head(payload) else None
         if tail is not None and (tail[1] or tail[2]):  # a tracked job set aside ends there
             job = Job("?", "?", from_timestamp(0), 0)

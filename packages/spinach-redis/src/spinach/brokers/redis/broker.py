@@ -28,7 +28,7 @@ from spinach.exc import (
     BrokerUnavailableError,
     JobLostError,
 )
-from spinach.failures import FailedJob, parse_history
+from spinach.failures import UNREADABLE, FailedJob, parse_history, unreadable_job
 from spinach.job import Job, JobError, JobStatus
 from spinach.outcome import Outcome, decode_outcome
 from spinach.task import Task
@@ -340,7 +340,14 @@ class RedisBroker(Broker):
             "register the worker",
             "register",
             [keys.brokers, keys.worker(self.id)],
-            [keys.prefix, self._now_arg(), self.id, *info],
+            [
+                keys.prefix,
+                self._now_arg(),
+                self.id,
+                self.failed_jobs_kept,
+                self.failed_jobs_ttl,
+                *info,
+            ],
             forever=False,
         )
         self._incarnation = _text(reply[0])
@@ -649,11 +656,12 @@ class RedisBroker(Broker):
             exc,
         )
         keys = self.keys
+        why = JobError(UNREADABLE, f"its payload was set aside as unreadable: {exc}")
         self._run(
             "set aside a payload",
             "reject_running",
             [records or keys.running(self.id)],
-            [keys.prefix, self._now_arg(), job_id],
+            [keys.prefix, self._now_arg(), job_id, why.to_json()],
             forever=True,
         )
 
@@ -939,18 +947,22 @@ class RedisBroker(Broker):
             payload, error, failed_at, worker, history = fields
             if payload is None or failed_at is None:
                 continue  # expired meanwhile
+            raw: Optional[bytes] = None
             try:
-                job = self.codec.decode(payload, JobStatus.FAILED)
-            except Exception as exc:  # one bad entry never hides the others
-                logger.warning("Skipping an unreadable failed job entry: %s", exc)
+                job: Optional[Job] = self.codec.decode(payload, JobStatus.FAILED)
+            except Exception:  # set aside as unreadable: its head says what it was
+                job = unreadable_job(payload, JobStatus.FAILED)
+                raw = payload if isinstance(payload, bytes) else payload.encode()
+            if job is None:
                 continue
             found.append(
                 FailedJob(
                     job,
                     None if error is None else JobError.from_json(error),
                     from_timestamp(float(failed_at)),
-                    None if worker is None else _text(worker),
+                    _text(worker) if worker else None,
                     parse_history(history),
+                    raw,
                 )
             )
         return found
@@ -1111,7 +1123,7 @@ class RedisBroker(Broker):
             doomed += [keys.max_concurrency_seen]
             doomed += [keys.parked(task) for task in tasks]
             failed = [_text(i) for i in client.zrange(keys.failed, 0, -1)]
-            doomed += [keys.failed] + [keys.failed_job(i) for i in failed]
+            doomed += [keys.failed, keys.failed_bounds] + [keys.failed_job(i) for i in failed]
             found, tracked = self._job_ids(doomed, workers)
             doomed += [keys.job(i) for i in tracked] + [keys.failed_job(i) for i in found]
             doomed += [keys.result(i) for i in found | set(failed)]

@@ -55,6 +55,8 @@ class Keys:
         self.rejected = prefix + "rejected"
         #: zset of the ids of failed jobs, scored by when they failed
         self.failed = prefix + "failed"
+        #: hash of the bounds of that registry (kept, ttl), as workers registered them
+        self.failed_bounds = prefix + "failed_bounds"
         #: pub/sub channel of the namespace
         self.notify = prefix + "notify"
 

@@ -231,25 +231,6 @@ local function record_finished(id, status, ttl, now, err)
   redis.call('EXPIRE', key, ttl)
 end
 
--- Set aside a payload that cannot be read as a job; the list keeps the
--- newest entries only, so that a flood of garbage cannot fill the memory.
--- A tracked job set aside ends there: its record says failed and its
--- outcome is stored, so that nobody waits for a job that will never run.
-local function reject(payload)
-  redis.call('RPUSH', P .. 'rejected', payload)
-  redis.call('LTRIM', P .. 'rejected', -10000, -1)
-  if type(payload) ~= 'string' or string.sub(payload, 1, 7) ~= '{"id":"' then return end
-  local id = string.sub(payload, 8, 39)
-  local ttl, keep = track_of(payload)
-  if (ttl or keep) and #id == 32 and string.match(id, '^%x+$') then
-    local err = '{"type":"spinach.exc.SerializationError","message":"its payload was set '
-      .. 'aside as unreadable (see the rejected payloads)","traceback":""}'
-    local now = clock()
-    if ttl then record_finished(id, 5, ttl, now, err) end
-    if keep then store_outcome(id, 5, keep, nil, err) end
-  end
-end
-
 -- A job failed for good: keep it in the registry of failed jobs, a zset
 -- ({ns}:failed, ids by date) and a hash per job ({ns}:failed:<id>: payload,
 -- error, failed_at, worker, history), the newest `most` for `ttl` seconds.
@@ -287,6 +268,33 @@ local function keep_failed(id, payload, err, now, worker, most, ttl)
     for _, old in ipairs(oldest) do redis.call('DEL', P .. 'failed:' .. old) end
     chunked('ZREM', registry, oldest)
   end
+end
+
+-- Set aside a payload that cannot be read as a job; the list keeps the
+-- newest entries only, so that a flood of garbage cannot fill the memory.
+-- One that stands for a job (a readable head) also enters the registry of
+-- failed jobs, with `err` (JSON) or a default reason, bounded as the
+-- workers of the namespace registered it ({ns}:failed_bounds); a tracked
+-- one ends there (its record says failed, its outcome is stored), so that
+-- nobody waits for a job that will never run.
+local function reject(payload, err)
+  redis.call('RPUSH', P .. 'rejected', payload)
+  redis.call('LTRIM', P .. 'rejected', -10000, -1)
+  if type(payload) ~= 'string' then return end
+  local id = parse_head(payload)
+  if not id then return end
+  if not err or err == '' then
+    err = '{"type":"spinach.exc.SerializationError","message":"its payload was set aside as '
+      .. 'unreadable (not signed with the key of the workers, larger than their limit, or '
+      .. 'not written as Spinach writes it)","traceback":""}'
+  end
+  local now = clock()
+  local ttl, keep = track_of(payload)
+  if ttl then record_finished(id, 5, ttl, now, err) end
+  if keep then store_outcome(id, 5, keep, nil, err) end
+  local bounds = safe_call('HMGET', P .. 'failed_bounds', 'kept', 'ttl')
+  keep_failed(id, payload, err, now, '', tonumber(bounds[1]) or 10000,
+    tonumber(bounds[2]) or 604800)
 end
 
 -- The number of parked jobs of a queue, counted again from the parked lists.
