@@ -476,7 +476,7 @@ local function acknowledge(running_key, future_key, first, last, failed)
           if ttl then record_stored(recorded, 1, nil, nil, tonumber(target) or 1) end
         end
       elseif FINAL[outcome] then
-        if ttl or keep or outcome == 'x' then now = now or clock() end
+        if ttl or outcome == 'x' then now = now or clock() end  -- TIME is a command
         if ttl then record_finished(ARGV[i], FINAL[outcome], ttl, now, err) end
         if keep then store_outcome(ARGV[i], FINAL[outcome], keep, payload, err) end
         if outcome == 'x' then
