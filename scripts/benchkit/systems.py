@@ -137,5 +137,20 @@ OURS_AOF = System(
     peer=False,
 )
 
-BY_NAME = {system.name: system for system in [*SYSTEMS, OURS_AOF]}
+#: Ours with every task tracked (track=True): the price of job records. Run it
+#: with --systems ours,ours-tracked,raw; not part of the default run.
+OURS_TRACKED = System(
+    "ours-tracked",
+    "ours tracked",
+    None,
+    "as ours, with track=True on the tasks (a record per job: get_job, cancel)",
+    {
+        "future": "measured untracked only",
+        "async_io": "measured untracked only",
+        "process_1": "measured untracked only",
+    },
+    peer=False,
+)
+
+BY_NAME = {system.name: system for system in [*SYSTEMS, OURS_AOF, OURS_TRACKED]}
 PEERS = [system.name for system in SYSTEMS if system.peer]

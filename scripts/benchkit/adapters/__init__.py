@@ -25,6 +25,7 @@ from benchkit.common import NotSupported, Probe
 MODULES = {
     "ours": "ours",
     "ours-aof": "ours",
+    "ours-tracked": "ours_tracked",
     "original": "original",
     "rq": "rq",
     "dramatiq": "dramatiq",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Dict
 
 from benchkit.adapters import Adapter, job_kind
 from benchkit.common import Probe, hit
@@ -30,14 +30,17 @@ async def sleep() -> None:
 class SpinachAdapter(Adapter):
     """The Spinach API, on a broker given by the subclass."""
 
+    #: Options of the tasks (ours tracked: track=True).
+    task_options: Dict[str, Any] = {}
+
     def make_broker(self) -> Any:
         raise NotImplementedError
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         tasks = Tasks()
-        tasks.task(noop, name="noop")
-        tasks.task(sleep, name="sleep")
+        tasks.task(noop, name="noop", **self.task_options)
+        tasks.task(sleep, name="sleep", **self.task_options)
         self.engine = Engine(self.make_broker(), namespace=NAMESPACE)
         self.engine.attach_tasks(tasks)
 
