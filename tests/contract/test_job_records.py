@@ -156,6 +156,17 @@ def test_cancelling_a_parked_job_removes_it(broker, clock):
     assert broker.get_job(parked.id_hex).status is JobStatus.CANCELLED
 
 
+def test_a_cancelled_parked_job_takes_no_slot_from_the_next(broker, clock):
+    broker.set_concurrency_keys([make_task("limited", max_retries=1, max_concurrency=1)])
+    first, doomed, last = (tracked(clock, task_name="limited", max_retries=1) for _ in range(3))
+    broker.enqueue_jobs([first, doomed, last])
+    assert broker.get_jobs_from_queue("q", 10) == [first]  # the others are parked
+    assert broker.cancel_jobs([doomed.id_hex]) == [JobStatus.CANCELLED]
+    finish(broker, first, JobStatus.SUCCEEDED)  # a slot frees: the next live one moves
+    assert broker.get_jobs_from_queue("q", 10) == [last]
+    assert broker.queue_length("q") == 0
+
+
 def test_cancel_is_all_or_none(broker, clock):
     job = tracked(clock)
     broker.enqueue_jobs([job])

@@ -58,6 +58,14 @@ def _ttl_seconds(ttl: Union[timedelta, float], what: str = "store_result") -> in
     return int(seconds)
 
 
+def _valid_timeout(timeout: object) -> bool:
+    return (
+        not isinstance(timeout, bool)
+        and isinstance(timeout, (int, float))
+        and timeout >= 0  # NaN too
+    )
+
+
 def _task_name(task: object) -> str:
     if isinstance(task, str):
         return task
@@ -554,11 +562,39 @@ class Engine:
         )
 
     async def await_result(self, job: Job, timeout: Optional[float] = None) -> Any:
-        """Wait for a job's result without blocking the event loop; see :meth:`wait_result`."""
-        if not job.result_ttl:  # raised in the caller, not in the executor
-            return self.wait_result(job, timeout)
+        """Wait for a job's result without blocking the event loop; see :meth:`wait_result`.
+
+        The blocking wait runs in a daemon thread of its own, not in the
+        loop's executor: waiters never starve the application's
+        ``to_thread`` calls, and the timeout counts from this call.
+        """
+        if not job.result_ttl or (timeout is not None and not _valid_timeout(timeout)):
+            return self.wait_result(job, timeout)  # raises in the caller, at once
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.wait_result, job, timeout)
+        waiting: asyncio.Future[Any] = loop.create_future()
+
+        def settle(error: Optional[BaseException], value: Any) -> None:
+            if waiting.done():  # cancelled meanwhile
+                return
+            if error is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(value)
+
+        def wait() -> None:
+            error: Optional[BaseException] = None
+            value: Any = None
+            try:
+                value = self.wait_result(job, timeout)
+            except BaseException as exc:  # handed to the awaiting task
+                error = exc
+            try:
+                loop.call_soon_threadsafe(settle, error, value)
+            except RuntimeError:  # the loop is closed: nobody awaits any more
+                pass
+
+        start_thread(wait, f"{self._namespace}-result-{job.id_hex[:8]}")
+        return await waiting
 
     # -- failed jobs ------------------------------------------------------
 

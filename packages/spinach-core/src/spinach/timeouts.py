@@ -18,7 +18,15 @@ So a threaded job past its deadline goes through two steps, run by the
    task: the job is concluded as timed out all the same (retried or
    failed), its worker slot and concurrency token are freed, and a new
    thread takes the slot.  The old thread is left to finish on its own
-   (a daemon thread); whatever it does then is discarded.
+   (a daemon thread), the interrupt withdrawn; whatever it does then is
+   discarded.
+
+The hazard of step 1, which every Python task queue that interrupts threads
+shares: the exception is raised at whatever instruction the thread runs,
+library code included.  Code that acquires a lock and only then enters its
+``try``/``finally`` (``logging.Handler.handle`` does) can be hit in between
+and leave the lock held.  Tasks that must never be cut anywhere should check
+``spinach.current_job().deadline`` themselves and have no ``timeout``.
 """
 
 from __future__ import annotations
@@ -62,21 +70,32 @@ class Guard:
     its thread or given up by the watchdog, never both.
     """
 
-    def __init__(self, started: float, timeout: float) -> None:
+    def __init__(self, timeout: float, watchdog: Watchdog) -> None:
         self.lock = threading.Lock()
         self.ident: Optional[int] = None
-        self.started = started  # time.monotonic()
+        self.started = 0.0  # time.monotonic() when the thread entered the task
         self.timeout = timeout
         self.inside = False
         self.left = False
         self.interrupted = False
         self.abandoned = False
+        self._watchdog = watchdog
 
     def enter(self) -> None:
-        """The thread enters the task function."""
+        """The thread enters the task function: its deadline runs from now.
+
+        Whatever ran before (signal receivers, a slow connection check) is
+        not the task's time, and a run is never given up on before it
+        started: the thread that gives up would otherwise run the task all
+        the same, after its job was concluded.
+        """
         with self.lock:
+            if self.abandoned:  # pragma: no cover - give_up() needs an entered run
+                raise Abandoned
             self.ident = threading.get_ident()
             self.inside = True
+            self.started = time.monotonic()
+        self._watchdog.watch(self)
 
     def leave(self) -> None:
         """The thread left the task function; raise :class:`Abandoned` if given up on."""
@@ -98,11 +117,17 @@ class Guard:
             return _set_async_exc(self.ident, Interrupt) == 1
 
     def give_up(self) -> bool:
-        """Mark the run as given up if its thread is still inside the task; return whether."""
+        """Mark the run as given up if its thread is still inside the task; return whether.
+
+        An interrupt still pending is withdrawn: the thread is left alone from
+        now on, not hit by an exception at some later instruction.
+        """
         with self.lock:
-            if self.left:
+            if self.left or not self.inside:
                 return False
             self.abandoned = True
+            if self.interrupted and self.ident is not None:
+                _set_async_exc(self.ident, None)
             return True
 
 

@@ -222,11 +222,10 @@ class ThreadWorkers(BaseWorkers):
     def _run(self, job: Job) -> bool:
         """Run a job; return False if it was given up on (this thread must end)."""
         timeout = self._runner.timeout_of(job.task_name)
-        guard = None if timeout is None else Guard(time.monotonic(), timeout)
-        if guard is not None:
+        guard = None if timeout is None else Guard(timeout, self._watchdog)
+        if guard is not None:  # watched from when the thread enters the task
             with self._lock:
                 self._running[guard] = job
-            self._watchdog.watch(guard)
         try:
             contextvars.copy_context().run(self._runner.run, job, guard)
         except BaseException:  # pragma: no cover - the runner does not raise

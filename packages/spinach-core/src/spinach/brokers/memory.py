@@ -441,6 +441,14 @@ class MemoryBroker(Broker):
                 return True
         return False
 
+    def _cancelled_parked(self, space: _Namespace, payload: str) -> bool:
+        """Whether a parked payload is a job cancelled while it waited (it is dropped)."""
+        try:
+            job = self._read(payload)
+        except SerializationError:
+            return False  # set aside by the fetch that finds it
+        return self._cancelled_in_queue(space, job)
+
     def _cancelled_in_queue(self, space: _Namespace, job: Job) -> bool:
         """Whether a tracked job taken from a queue was cancelled while it waited."""
         record = self._record(space, job.id_hex, self.clock.time()) if job.track else None
@@ -585,12 +593,16 @@ class MemoryBroker(Broker):
         free = None if limit is None else limit - space.current_concurrency.get(task_name, 0)
         woken = False
         for queue, payloads in list(by_queue.items()):
-            count = len(payloads) if free is None else min(free, len(payloads))
-            if count <= 0:
-                continue
-            moved = [payloads.popleft() for _ in range(count)]
-            space.queues.setdefault(queue, deque()).extendleft(reversed(moved))
-            woken = True
+            moved: List[str] = []
+            while payloads and (free is None or len(moved) < free):
+                payload = payloads.popleft()
+                if not self._cancelled_parked(space, payload):  # dropped: takes no slot
+                    moved.append(payload)
+            if free is not None:
+                free -= len(moved)
+            if moved:
+                space.queues.setdefault(queue, deque()).extendleft(reversed(moved))
+                woken = True
             if not payloads:
                 del by_queue[queue]
         if not by_queue:

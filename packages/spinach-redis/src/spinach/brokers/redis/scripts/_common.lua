@@ -297,6 +297,22 @@ local function reject(payload, err)
     tonumber(bounds[2]) or 604800)
 end
 
+-- Whether a tracked job taken from a queue was cancelled while it waited
+-- (cancel.lua marks it, for the fetch to drop it: no scan of the queue); it
+-- ends then, if it had not yet.
+local function cancelled_here(id, payload)
+  local ttl, keep = track_of(payload)
+  if not ttl then return false end
+  local record = safe_call('HMGET', P .. 'job:' .. id, 'cancel', 'status')
+  if record[1] ~= '1' then return false end
+  if record[2] ~= '6' then
+    local now = clock()
+    record_finished(id, 6, ttl, now)
+    if keep then store_outcome(id, 6, keep) end
+  end
+  return true
+end
+
 -- The number of parked jobs of a queue, counted again from the parked lists.
 local function recount_parked(queue)
   local count = 0
@@ -367,7 +383,8 @@ local function limit_of(task)
 end
 
 -- Move parked jobs of a task back to the front of their queue, as many as
--- its concurrency limit now allows.
+-- its concurrency limit now allows. Jobs cancelled while they were parked
+-- are dropped on the way and take no slot: the next ones move instead.
 local function unpark(task)
   local parked = P .. 'parked:' .. task
   local count = safe_call('LLEN', parked)
@@ -376,21 +393,36 @@ local function unpark(task)
   local n = count
   if max then n = math.min(count, max - current_count(task)) end
   if n <= 0 then return end
-  local items = safe_call('LRANGE', parked, 0, n - 1)
+  local live, taken, left = {}, 0, {}
+  while #live < n and taken < count do
+    local items = safe_call('LRANGE', parked, taken, taken + math.max(n - #live, 100) - 1)
+    if #items == 0 then break end
+    for _, item in ipairs(items) do
+      taken = taken + 1
+      local id, _, queue = parse_head(item)
+      if id and cancelled_here(id, item) then
+        left[queue] = (left[queue] or 0) + 1
+      else
+        live[#live + 1] = item
+        if #live == n then break end
+      end
+    end
+  end
   local moved = {}
-  for i = #items, 1, -1 do
-    local _, _, queue = parse_head(items[i])
+  for i = #live, 1, -1 do
+    local _, _, queue = parse_head(live[i])
     if queue then
-      redis.call('LPUSH', P .. 'queue:' .. queue, items[i])
+      redis.call('LPUSH', P .. 'queue:' .. queue, live[i])
       redis.call('SADD', P .. 'queues', queue)
       moved[queue] = (moved[queue] or 0) + 1
       note('q:' .. queue)
     else
-      reject(items[i])
+      reject(live[i])
     end
   end
-  safe_call('LTRIM', parked, #items, -1)  -- the destination first, then the source
-  for queue, count in pairs(moved) do add_parked(queue, -count) end
+  safe_call('LTRIM', parked, taken, -1)  -- the destination first, then the source
+  for queue, c in pairs(moved) do add_parked(queue, -c) end
+  for queue, c in pairs(left) do add_parked(queue, -c) end
 end
 
 -- A job counted against its task's concurrency limit is over.
@@ -489,22 +521,6 @@ local function acknowledge(running_key, future_key, first, last, failed)
   chunked('HDEL', running_key, ids)
   for _, task in ipairs(releases) do release(task) end
   return settled
-end
-
--- Whether a tracked job taken from a queue was cancelled while it waited
--- (cancel.lua marks it, for the fetch to drop it: no scan of the queue); it
--- ends then, if it had not yet.
-local function cancelled_here(id, payload)
-  local ttl, keep = track_of(payload)
-  if not ttl then return false end
-  local record = safe_call('HMGET', P .. 'job:' .. id, 'cancel', 'status')
-  if record[1] ~= '1' then return false end
-  if record[2] ~= '6' then
-    local now = clock()
-    record_finished(id, 6, ttl, now)
-    if keep then store_outcome(id, 6, keep) end
-  end
-  return true
 end
 
 -- Take up to `want` runnable jobs from a queue and record them as running
