@@ -118,7 +118,11 @@ def test_flask_factory(redis_url):
 
     for command in documented("test_flask_factory"):
         out, err, code = run_until(
-            argv(command), "Starting", cwd=folder, env=env, ready=subscribed(redis_url, "yourapp.app")
+            argv(command),
+            "Starting",
+            cwd=folder,
+            env=env,
+            ready=subscribed(redis_url, "yourapp.app"),
         )
         assert code == 0, err
         assert out.startswith(

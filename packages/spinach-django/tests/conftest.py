@@ -35,7 +35,6 @@ def project_email_backend(django_test_environment: None) -> None:
     """
     from django.conf import settings
     from django.test.utils import setup_test_environment  # noqa: F401 - documents the cause
-
     from testproject import settings as project_settings
 
     settings.EMAIL_BACKEND = project_settings.EMAIL_BACKEND

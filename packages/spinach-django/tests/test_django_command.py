@@ -157,7 +157,12 @@ def test_asyncio_workers_class_runs_async_tasks_on_an_event_loop(engine):
     out = io.StringIO()
 
     call_command(
-        "spinach", "--workers-class", "asyncio", "--concurrency", "50", "--stop-when-empty",
+        "spinach",
+        "--workers-class",
+        "asyncio",
+        "--concurrency",
+        "50",
+        "--stop-when-empty",
         stdout=out,
     )
 

@@ -124,7 +124,9 @@ def test_connection_options_reach_the_smtp_backend(settings, engine, smtp):
 
 def test_a_password_is_refused_rather_than_stored_in_the_broker(engine):
     with pytest.raises(ValueError, match="does not take a password"):
-        send_mail("Hello", "Hi", "a@example.com", ["b@example.com"], auth_user="u", auth_password="p")
+        send_mail(
+            "Hello", "Hi", "a@example.com", ["b@example.com"], auth_user="u", auth_password="p"
+        )
     with pytest.raises(TypeError, match="cannot travel in a job"):
         get_connection(timeout=object())
     assert engine.broker.queue_length("spinach") == 0

@@ -85,7 +85,7 @@ def test_mistakes_raise_in_the_view_not_after_the_commit(engine):
             schedule_on_commit("no_such_task")
         with pytest.raises(InvalidJobSignatureError):
             schedule_on_commit("polls:close_poll", 1, 2, 3)
-        with pytest.raises(TypeError, match="takes a spinach.Batch"):
+        with pytest.raises(TypeError, match=r"takes a spinach\.Batch"):
             schedule_batch_on_commit(["polls:close_poll"])  # type: ignore[arg-type]
 
 

@@ -158,8 +158,14 @@ def test_asyncio_workers_class_runs_jobs_in_the_app_context(make_app, recorder):
         spinach.schedule("async-job")
         spinach.schedule("sync-job")
     result = app.test_cli_runner().invoke(
-        args=["spinach", "--workers-class", "asyncio", "--concurrency", "20",
-              "--stop-when-queue-empty"]
+        args=[
+            "spinach",
+            "--workers-class",
+            "asyncio",
+            "--concurrency",
+            "20",
+            "--stop-when-queue-empty",
+        ]
     )
 
     assert result.exit_code == 0, result.output

@@ -148,13 +148,25 @@ def test_broker_as_a_redis_url():
         pytest.param(["-m", "flask_spinach_examples.ns_app"], id="python-m"),
         pytest.param(["flask_spinach_examples/ns_app.py"], id="script"),
         pytest.param(
-            ["-m", "flask", "--app", "flask_spinach_examples.ns_app", "spinach",
-             "--stop-when-queue-empty"],
+            [
+                "-m",
+                "flask",
+                "--app",
+                "flask_spinach_examples.ns_app",
+                "spinach",
+                "--stop-when-queue-empty",
+            ],
             id="flask-app-module",
         ),
         pytest.param(
-            ["-m", "flask", "--app", "flask_spinach_examples/ns_app.py", "spinach",
-             "--stop-when-queue-empty"],
+            [
+                "-m",
+                "flask",
+                "--app",
+                "flask_spinach_examples/ns_app.py",
+                "spinach",
+                "--stop-when-queue-empty",
+            ],
             id="flask-app-path",
         ),
     ],
@@ -162,7 +174,6 @@ def test_broker_as_a_redis_url():
 def test_default_namespace_is_the_same_however_the_app_is_loaded(command):
     import subprocess
     import sys
-
     from pathlib import Path
 
     testapps = Path(__file__).parent / "testapps"

@@ -74,7 +74,8 @@ class SpinachEmailHook:
 
 def _has_hook(cls: type) -> bool:
     return all(
-        callable(getattr(cls, name, None)) and getattr(cls, name) is not getattr(SpinachEmailHook, name)
+        callable(getattr(cls, name, None))
+        and getattr(cls, name) is not getattr(SpinachEmailHook, name)
         for name in ("spinach_email_state", "spinach_email_restore")
     )
 
@@ -209,7 +210,7 @@ def message_to_data(message: EmailMessage) -> Dict[str, Any]:
         data["alternative_subtype"] = message.alternative_subtype
     if type(message) is not _CLASSES[name]:
         data["subclass"] = f"{type(message).__module__}.{type(message).__qualname__}"
-        data["state"] = message.spinach_email_state()  # type: ignore[attr-defined]
+        data["state"] = message.spinach_email_state()
     return data
 
 
@@ -250,5 +251,5 @@ def message_from_data(data: Dict[str, Any]) -> EmailMessage:
         message.alternatives = [_load_alternative(a) for a in data["alternatives"]]
         message.alternative_subtype = data["alternative_subtype"]
     if subclass is not None:
-        message.spinach_email_restore(data["state"])  # type: ignore[attr-defined]
+        message.spinach_email_restore(data["state"])
     return message

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional
-
-from typing import Any
+from typing import Any, Optional
 
 from django.apps import AppConfig, apps
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured

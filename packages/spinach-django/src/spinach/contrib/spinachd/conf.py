@@ -40,9 +40,9 @@ from spinach.brokers.base import Broker
 
 __all__ = [
     "DEFAULT_ACTUAL_EMAIL_BACKEND",
+    "DEFAULT_EMAIL_MAX_RETRIES",
     "DEFAULT_NAMESPACE",
     "actual_email_backend",
-    "DEFAULT_EMAIL_MAX_RETRIES",
     "background_email_enabled",
     "broker",
     "clear_sessions_periodicity",
@@ -167,7 +167,7 @@ def email_on_commit() -> Optional[str]:
     """
     value = getattr(settings, "SPINACH_EMAIL_ON_COMMIT", True)
     if value is True:
-        return DEFAULT_DB_ALIAS
+        return str(DEFAULT_DB_ALIAS)
     if value is False:
         return None
     if isinstance(value, str) and value in settings.DATABASES:
@@ -201,4 +201,4 @@ def email_retry_backoff() -> Callable[[int], timedelta]:
             "SPINACH_EMAIL_RETRY_BACKOFF must be a callable taking the number of retries "
             f"done and returning a datetime.timedelta, not {value!r}"
         )
-    return value  # type: ignore[no-any-return]
+    return value

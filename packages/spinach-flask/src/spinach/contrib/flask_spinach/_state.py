@@ -38,16 +38,16 @@ EXTENSION_KEY = "spinach"
 # The application whose Engine's workers run each job in flight, by id(job):
 # a job is in flight from its submission to its workers until they are done
 # with it, and only the AppState of that application pushes its context.
-_owners: Dict[int, "AppState"] = {}
+_owners: Dict[int, AppState] = {}
 _owners_lock = threading.Lock()
 
 
-def _owner_of(job: Job) -> Optional["AppState"]:
+def _owner_of(job: Job) -> Optional[AppState]:
     with _owners_lock:
         return _owners.get(id(job))
 
 
-def _owned_workers(base: Type[BaseWorkers], state: "AppState") -> Type[BaseWorkers]:
+def _owned_workers(base: Type[BaseWorkers], state: AppState) -> Type[BaseWorkers]:
     """Return a subclass of ``base`` recording that ``state``'s app runs its jobs."""
 
     class AppWorkers(base):  # type: ignore[valid-type,misc]
@@ -83,7 +83,7 @@ class AppEngine(Engine):
     one process share a namespace.
     """
 
-    _flask_state: Optional["AppState"] = None
+    _flask_state: Optional[AppState] = None
 
     def start_workers(
         self,

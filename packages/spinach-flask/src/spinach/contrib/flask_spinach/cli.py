@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Dict, Type
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -60,12 +62,13 @@ def spinach_command(
     them gracefully, letting running jobs finish; a second signal forces the
     exit.  ``--workers-class asyncio`` runs the jobs on
     :class:`~spinach.worker.AsyncioWorkers` (``--threads``, alias
-    ``--concurrency``, is then how many run at once).  ``--stop-when-queue-empty`` (the option of the original spinach;
+    ``--concurrency``, is then how many run at once).
+    ``--stop-when-queue-empty`` (the option of the original spinach;
     ``--stop-when-empty`` is an alias) stops them once the queue is empty.
     """
     engine = state_of(current_app).engine
-    classes = {"threads": ThreadWorkers, "asyncio": AsyncioWorkers}
-    chosen: "type[BaseWorkers]" = classes[workers_class]
+    classes: Dict[str, Type[BaseWorkers]] = {"threads": ThreadWorkers, "asyncio": AsyncioWorkers}
+    chosen = classes[workers_class]
     kind = "asyncio " if chosen is AsyncioWorkers else ""
     click.echo(
         f"Starting {threads} Spinach {kind}workers on queue {queue!r} "

@@ -8,7 +8,6 @@ from typing import Any, Callable, List, Optional
 
 from flask import Flask, current_app, has_app_context
 
-from spinach.brokers.base import Broker
 from spinach.engine import Engine
 from spinach.job import Job
 from spinach.task import Batch, TaskRef, Tasks
