@@ -118,11 +118,15 @@ def test_flask_factory(redis_url):
 
     for command in documented("test_flask_factory"):
         out, err, code = run_until(
-            argv(command), "Starting", cwd=folder, env=env, ready=subscribed(redis_url, "yourapp")
+            argv(command),
+            "Starting",
+            cwd=folder,
+            env=env,
+            ready=subscribed(redis_url, "yourapp.app"),
         )
         assert code == 0, err
         assert out.startswith(
-            "Starting 5 Spinach workers on queue 'spinach' of namespace 'yourapp'"
+            "Starting 5 Spinach workers on queue 'spinach' of namespace 'yourapp.app'"
         )
 
 

@@ -25,6 +25,21 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
 django.setup()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def project_email_backend(django_test_environment: None) -> None:
+    """Give back the project's EMAIL_BACKEND, which Django's test set-up replaces.
+
+    Django's test environment swaps ``EMAIL_BACKEND`` for the locmem backend;
+    the project's Engine, built again when a test overrides a Spinach
+    setting, must see the project's own, the background backend.
+    """
+    from django.conf import settings
+    from django.test.utils import setup_test_environment  # noqa: F401 - documents the cause
+    from testproject import settings as project_settings
+
+    settings.EMAIL_BACKEND = project_settings.EMAIL_BACKEND
+
+
 @pytest.fixture
 def project_engine(settings, namespace: str, engines: list[Engine]) -> Engine:
     """A new Engine made by create_engine() as Django's startup makes one.

@@ -135,3 +135,44 @@ def test_real_manage_py_command_stops_gracefully_on_sigint(tmp_path):
     ), output
     assert "Received SIGINT: stopping once running jobs finish" in output
     assert output.rstrip().endswith("Spinach workers stopped")
+
+
+def test_asyncio_workers_class_runs_async_tasks_on_an_event_loop(engine):
+    import asyncio
+
+    seen = {}
+    tasks = Tasks()
+
+    @tasks.task(name="async-for-command")
+    async def on_the_loop(n):
+        seen[n] = asyncio.get_running_loop() is not None
+
+    @tasks.task(name="sync-for-command")
+    def in_a_thread(n):
+        seen[f"sync{n}"] = True
+
+    engine.attach_tasks(tasks)
+    engine.schedule("async-for-command", 1)
+    engine.schedule("sync-for-command", 2)
+    out = io.StringIO()
+
+    call_command(
+        "spinach",
+        "--workers-class",
+        "asyncio",
+        "--concurrency",
+        "50",
+        "--stop-when-empty",
+        stdout=out,
+    )
+
+    assert "Starting 50 Spinach asyncio workers" in out.getvalue()
+    assert seen == {1: True, "sync2": True}
+    assert workers_started(engine.recorder) == 50
+
+
+def test_unknown_workers_class_is_refused(engine):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="invalid choice: 'gevent'"):
+        call_command("spinach", "--workers-class", "gevent", stdout=io.StringIO())

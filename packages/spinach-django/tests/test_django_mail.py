@@ -214,12 +214,11 @@ def test_queueing_errors_raise_or_are_logged_with_fail_silently(caplog):
     assert "Could not queue 1 emails" in caplog.text
 
 
-def test_subclasses_are_sent_as_their_base_class_with_a_warning(background, caplog):
+def test_subclasses_without_the_hook_are_refused_at_send_time(background):
     class Newsletter(EmailMultiAlternatives):
         pass
 
-    with caplog.at_level(logging.WARNING, logger="spinach.contrib.django"):
-        Newsletter("s", "b", to=["x@example.com"]).send()
-    assert "sent in the background as a plain EmailMultiAlternatives" in caplog.text
-    run_workers(background)
-    assert type(mail.outbox[0]) is EmailMultiAlternatives
+    # Refused even with fail_silently: losing attributes is a bug, not an outage.
+    with pytest.raises(TypeError, match="Newsletter cannot be sent in the background"):
+        Newsletter("s", "b", to=["x@example.com"]).send(fail_silently=True)
+    assert background.broker.queue_length("spinach") == 0

@@ -157,10 +157,15 @@ def restart_app(monkeypatch):
     """Run the real ready() of spinachd again; the startup Engine is put back after."""
     config = apps.get_app_config("spinachd")
     monkeypatch.setattr(config, "_engine", config._engine)
+    monkeypatch.setattr(config, "_stale", False)
 
     def restart(**overrides):
         with override_settings(**overrides):
             config.ready()
+        # A process started with those settings: ending the override must not
+        # rebuild its Engine (an override of a Spinach setting does, see
+        # test_django_testing.py).
+        config._stale = False
         return config.engine
 
     return restart

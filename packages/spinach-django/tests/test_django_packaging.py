@@ -38,6 +38,7 @@ def test_wheel_ships_only_its_subpackage(tmp_path):
             "py.typed",
             "sessions.py",
             "tasks.py",
+            "transaction.py",
         )
     ]
     metadata = zipfile.ZipFile(wheel).read(

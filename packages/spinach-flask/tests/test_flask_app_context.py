@@ -232,24 +232,27 @@ def test_two_apps_do_not_see_each_others_jobs_or_signals(make_app, recorder_for,
     assert rec_second.count("job_finished") == 1
 
 
-def test_two_apps_sharing_a_namespace_warn_and_still_run_jobs(make_app, recorder, caplog):
-    """A misconfiguration: one context is pushed, the clash is logged, nothing breaks."""
+def test_two_live_apps_on_one_namespace_run_each_job_in_its_own_app(make_app, recorder):
+    """Two apps of one factory, same namespace, workers running at once: no mix-up."""
     first, spinach = make_app(name="first")
-    _second, _ = make_app(spinach, name="second")  # same namespace as first, kept alive
+    second, _ = make_app(spinach, name="second")  # same namespace, its own broker
     seen = []
+    lock = threading.Lock()
 
     @spinach.task(name="where")
-    def where():
-        seen.append(current_app.name)
+    def where(tag):
+        with lock:
+            seen.append((tag, current_app.name))
 
-    with first.app_context():
-        spinach.schedule("where")
-    with caplog.at_level(logging.WARNING):
-        spinach.get_engine(first).start_workers(number=1, stop_when_queue_empty=True)
+    for app in (first, second):
+        with app.app_context():
+            for _ in range(20):
+                spinach.schedule("where", app.name)
+    for app in (first, second):
+        spinach.get_engine(app).start_workers(number=4, block=False)
+    recorder.wait_count("job_finished", 40)
+    for app in (first, second):
+        spinach.get_engine(app).stop_workers()
 
-    assert recorder.jobs("job_finished")[0].status is JobStatus.SUCCEEDED
-    assert len(seen) == 1 and seen[0] in ("first", "second")
-    warnings = [r for r in caplog.records if r.name == "spinach.contrib.flask"]
-    assert len(warnings) == 1
-    assert "SPINACH_NAMESPACE" in warnings[0].getMessage()
-    assert not [r for r in caplog.records if r.name == "spinach.signals"]
+    assert len(seen) == 40
+    assert all(tag == name for tag, name in seen), seen

@@ -138,3 +138,54 @@ def test_real_flask_command_stops_gracefully_on_sigint():
     ) in output
     assert "bonjour from flask_spinach_examples.cli_app" in output
     assert output.rstrip().endswith("Spinach workers stopped")
+
+
+def test_asyncio_workers_class_runs_jobs_in_the_app_context(make_app, recorder):
+    import asyncio
+
+    app, spinach = make_app()
+    seen = []
+
+    @spinach.task(name="async-job")
+    async def async_job():
+        seen.append((current_app.name, asyncio.get_running_loop() is not None))
+
+    @spinach.task(name="sync-job")
+    def sync_job():
+        seen.append((current_app.name, "sync"))
+
+    with app.app_context():
+        spinach.schedule("async-job")
+        spinach.schedule("sync-job")
+    result = app.test_cli_runner().invoke(
+        args=[
+            "spinach",
+            "--workers-class",
+            "asyncio",
+            "--concurrency",
+            "20",
+            "--stop-when-queue-empty",
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Starting 20 Spinach asyncio workers" in result.output
+    assert sorted(seen, key=str) == sorted([("testapp", True), ("testapp", "sync")], key=str)
+    assert workers_started(recorder) == 20
+
+
+def test_async_view_schedules_without_blocking(make_app):
+    app, spinach = make_app()
+
+    @spinach.task(name="from-async-view")
+    def from_async_view(n):
+        pass
+
+    @app.get("/async")
+    async def view():
+        job = await spinach.aschedule("from-async-view", 1)
+        return job.task_name
+
+    response = app.test_client().get("/async")
+    assert response.data == b"from-async-view"
+    assert spinach.get_engine(app).broker.queue_length("spinach") == 1

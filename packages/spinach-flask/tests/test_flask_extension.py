@@ -122,9 +122,66 @@ def test_default_broker_is_a_redis_broker(monkeypatch):
 
 def test_broker_must_be_a_broker():
     app = Flask("app")
-    app.config["SPINACH_BROKER"] = "redis://localhost"
+    app.config["SPINACH_BROKER"] = 6379
     with pytest.raises(TypeError, match="SPINACH_BROKER must be a broker instance"):
         Spinach(app)
+
+
+def test_broker_str_must_be_a_redis_url():
+    app = Flask("app")
+    app.config["SPINACH_BROKER"] = "localhost:6379"
+    with pytest.raises(ValueError, match="must be a Redis URL"):
+        Spinach(app)
+
+
+def test_broker_as_a_redis_url():
+    redis_broker = pytest.importorskip("spinach.brokers.redis")
+    app = Flask("app")
+    app.config["SPINACH_BROKER"] = "redis://127.0.0.1:1/3"  # not connected until used
+    engine = Spinach(app).get_engine(app)
+    assert isinstance(engine.broker, redis_broker.RedisBroker)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["-m", "flask_spinach_examples.ns_app"], id="python-m"),
+        pytest.param(["flask_spinach_examples/ns_app.py"], id="script"),
+        pytest.param(
+            [
+                "-m",
+                "flask",
+                "--app",
+                "flask_spinach_examples.ns_app",
+                "spinach",
+                "--stop-when-queue-empty",
+            ],
+            id="flask-app-module",
+        ),
+        pytest.param(
+            [
+                "-m",
+                "flask",
+                "--app",
+                "flask_spinach_examples/ns_app.py",
+                "spinach",
+                "--stop-when-queue-empty",
+            ],
+            id="flask-app-path",
+        ),
+    ],
+)
+def test_default_namespace_is_the_same_however_the_app_is_loaded(command):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    testapps = Path(__file__).parent / "testapps"
+    out = subprocess.run(
+        [sys.executable, *command], cwd=testapps, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "namespace 'flask_spinach_examples.ns_app'" in out.stdout
 
 
 def test_init_twice_is_an_error():

@@ -16,6 +16,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("MYSITE_DATABASE", BASE_DIR / "db.sqlite3"),
+        # Each request runs in a transaction: jobs and emails are queued on commit
+        "ATOMIC_REQUESTS": True,
     }
 }
 

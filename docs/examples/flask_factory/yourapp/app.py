@@ -2,7 +2,6 @@ import os
 
 from flask import Flask
 
-from spinach import RedisBroker
 from spinach.contrib.flask_spinach import Spinach
 
 spinach = Spinach()
@@ -10,10 +9,9 @@ spinach = Spinach()
 
 def create_app():
     app = Flask(__name__)
-    app.config["SPINACH_BROKER"] = RedisBroker.from_url(
-        os.environ.get("SPINACH_REDIS_URL", "redis://localhost:6379/0")
-    )
-    app.config["SPINACH_NAMESPACE"] = "yourapp"
+    # A Redis URL or a broker instance; the namespace defaults to the
+    # module's name, "yourapp.app", for the web process and `flask spinach`
+    app.config["SPINACH_BROKER"] = os.environ.get("SPINACH_REDIS_URL", "redis://localhost:6379/0")
     spinach.init_app(app)
 
     from . import auth

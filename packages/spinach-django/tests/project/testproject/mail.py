@@ -27,3 +27,22 @@ class FlakyEmailBackend(EmailBackend):
 
 class ProjectBackgroundEmailBackend(BackgroundEmailBackend):
     """A project's own subclass of the background backend."""
+
+
+from django.core.mail import EmailMessage  # noqa: E402
+
+from spinach.contrib.spinachd.mail import SpinachEmailHook  # noqa: E402
+
+
+class TaggedMessage(SpinachEmailHook, EmailMessage):
+    """A subclass with attributes of its own, as django-anymail's AnymailMessage has."""
+
+    def __init__(self, *args, tags=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tags = list(tags or [])
+
+    def spinach_email_state(self):
+        return {"tags": self.tags}
+
+    def spinach_email_restore(self, state):
+        self.tags = state["tags"]

@@ -6,6 +6,17 @@ contents tagged ``{"text": ...}`` or, for bytes, ``{"base64": ...}``; MIME
 attachments (``MIMEBase`` or ``email.message`` parts) as the base64 of their
 bytes.  Rebuilding gives an ``EmailMessage`` or ``EmailMultiAlternatives``
 whose attributes equal the original's.
+
+Subclasses of those classes (e.g. django-anymail's ``AnymailMessage``)
+travel only if they implement the hook of :class:`SpinachEmailHook`:
+``spinach_email_state()`` returns their own attributes as JSON data, and
+``spinach_email_restore(state)`` sets them back on the rebuilt message,
+made by calling the subclass (found by its dotted path) with the base
+arguments.  Other subclasses are refused when they are sent, never
+silently degraded to their base class.
+
+Every message gets its ``Message-ID`` when it is queued, so that retries
+send the same one and logs can name it.
 """
 
 from __future__ import annotations
@@ -20,8 +31,18 @@ from email.policy import Policy, compat32
 from typing import Any, Dict, List, Optional, Union
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
+from django.utils.module_loading import import_string
 
-__all__ = ["FORMAT_VERSION", "message_from_data", "message_to_data"]
+__all__ = [
+    "FORMAT_VERSION",
+    "SpinachEmailHook",
+    "check_message",
+    "message_from_data",
+    "message_id_of",
+    "message_to_data",
+]
 
 logger = logging.getLogger("spinach.contrib.django")
 
@@ -32,6 +53,57 @@ _CLASSES = {
     "EmailMessage": EmailMessage,
     "EmailMultiAlternatives": EmailMultiAlternatives,
 }
+
+
+class SpinachEmailHook:
+    """The hook an ``EmailMessage`` subclass implements to be sent in the background.
+
+    Inherit it (or just define both methods) in the subclass; the class
+    must be importable by its dotted path, and its constructor must accept
+    ``EmailMessage``'s keyword arguments.
+    """
+
+    def spinach_email_state(self) -> Dict[str, Any]:
+        """Return the subclass's own attributes as JSON-compatible data."""
+        raise NotImplementedError
+
+    def spinach_email_restore(self, state: Dict[str, Any]) -> None:
+        """Set back the attributes that :meth:`spinach_email_state` returned."""
+        raise NotImplementedError
+
+
+def _has_hook(cls: type) -> bool:
+    return all(
+        callable(getattr(cls, name, None))
+        and getattr(cls, name) is not getattr(SpinachEmailHook, name)
+        for name in ("spinach_email_state", "spinach_email_restore")
+    )
+
+
+def check_message(message: Any) -> None:
+    """Refuse, with a :class:`TypeError`, a message that cannot travel as data.
+
+    :raises TypeError: if ``message`` is not an ``EmailMessage``, or is a
+        subclass without the :class:`SpinachEmailHook` methods
+    """
+    if not isinstance(message, EmailMessage):
+        raise TypeError(f"not an email message: {message!r}")
+    if type(message) in (EmailMessage, EmailMultiAlternatives) or _has_hook(type(message)):
+        return
+    raise TypeError(
+        f"{type(message).__module__}.{type(message).__qualname__} cannot be sent in the "
+        "background: its own attributes would be lost. Implement spinach_email_state() and "
+        "spinach_email_restore(state) on it (see "
+        "spinach.contrib.spinachd.mail.SpinachEmailHook), or send it with another backend"
+    )
+
+
+def message_id_of(data: Dict[str, Any]) -> str:
+    """Return the ``Message-ID`` stored in the data of a message ("?" if none)."""
+    for key, value in data.get("headers", {}).items():
+        if key.lower() == "message-id":
+            return str(value)
+    return "?"
 
 
 def _dump_content(content: Any) -> Dict[str, str]:
@@ -103,20 +175,17 @@ def _addresses(values: Any) -> List[str]:
 def message_to_data(message: EmailMessage) -> Dict[str, Any]:
     """Return the JSON-compatible data of an email message.
 
-    Subclasses of ``EmailMessage`` and ``EmailMultiAlternatives`` are sent
-    as their base class: their extra attributes and methods do not travel
-    (a warning says so).
+    A ``Message-ID`` header is added if the message has none.  A subclass
+    travels with its dotted path and the state of its hook.
+
+    :raises TypeError: see :func:`check_message`
     """
+    check_message(message)
     is_multi = isinstance(message, EmailMultiAlternatives)
     name = "EmailMultiAlternatives" if is_multi else "EmailMessage"
-    if type(message) is not _CLASSES[name]:
-        logger.warning(
-            "%s.%s is sent in the background as a plain %s: its own attributes "
-            "and methods are not kept",
-            type(message).__module__,
-            type(message).__qualname__,
-            name,
-        )
+    headers = {str(k): str(v) for k, v in message.extra_headers.items()}
+    if "message-id" not in {k.lower() for k in headers}:
+        headers["Message-ID"] = make_msgid(domain=str(DNS_NAME))
     data: Dict[str, Any] = {
         "version": FORMAT_VERSION,
         "class": name,
@@ -127,7 +196,7 @@ def message_to_data(message: EmailMessage) -> Dict[str, Any]:
         "cc": _addresses(message.cc),
         "bcc": _addresses(message.bcc),
         "reply_to": _addresses(message.reply_to),
-        "headers": {str(k): str(v) for k, v in message.extra_headers.items()},
+        "headers": headers,
         "attachments": [_dump_attachment(a) for a in message.attachments],
         "content_subtype": message.content_subtype,
         "mixed_subtype": message.mixed_subtype,
@@ -139,19 +208,31 @@ def message_to_data(message: EmailMessage) -> Dict[str, Any]:
             for content, mimetype in message.alternatives
         ]
         data["alternative_subtype"] = message.alternative_subtype
+    if type(message) is not _CLASSES[name]:
+        data["subclass"] = f"{type(message).__module__}.{type(message).__qualname__}"
+        data["state"] = message.spinach_email_state()
     return data
 
 
 def message_from_data(data: Dict[str, Any]) -> EmailMessage:
     """Rebuild the email message that :func:`message_to_data` turned into data.
 
-    :raises ValueError: if the data is of an unknown format version or class
+    :raises ValueError: if the data is of an unknown format version or class,
+        or names a subclass that is not an ``EmailMessage`` with the hook
     """
     if data.get("version") != FORMAT_VERSION:
         raise ValueError(f"unknown email data version {data.get('version')!r}")
     cls = _CLASSES.get(data.get("class", ""))
     if cls is None:
         raise ValueError(f"unknown email class {data.get('class')!r}")
+    subclass = data.get("subclass")
+    if subclass is not None:
+        found = import_string(subclass)
+        if not (isinstance(found, type) and issubclass(found, cls) and _has_hook(found)):
+            raise ValueError(
+                f"{subclass!r} is not a subclass of {cls.__name__} with the Spinach email hook"
+            )
+        cls = found
     message = cls(
         subject=data["subject"],
         body=data["body"],
@@ -166,7 +247,9 @@ def message_from_data(data: Dict[str, Any]) -> EmailMessage:
     message.content_subtype = data["content_subtype"]
     message.mixed_subtype = data["mixed_subtype"]
     message.encoding = data["encoding"]
-    if cls is EmailMultiAlternatives:
+    if data["class"] == "EmailMultiAlternatives":
         message.alternatives = [_load_alternative(a) for a in data["alternatives"]]
         message.alternative_subtype = data["alternative_subtype"]
+    if subclass is not None:
+        message.spinach_email_restore(data["state"])
     return message

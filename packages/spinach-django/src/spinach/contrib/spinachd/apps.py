@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
+import threading
+from typing import Any, Optional
 
 from django.apps import AppConfig, apps
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from spinach.engine import Engine
 
-__all__ = ["SpinachdConfig"]
+__all__ = ["ENGINE_SETTINGS", "SpinachdConfig"]
+
+#: Settings whose change (``override_settings``) rebuilds the Engine.
+ENGINE_SETTINGS = frozenset(
+    {
+        "SPINACH_BROKER",
+        "SPINACH_NAMESPACE",
+        "SPINACH_CLEAR_SESSIONS_PERIODICITY",
+        "SPINACH_EMAIL_MAX_RETRIES",
+    }
+)
 
 logger = logging.getLogger("spinach.contrib.django")
+
+_rebuild_lock = threading.Lock()
 
 
 class SpinachdConfig(AppConfig):
@@ -21,6 +35,12 @@ class SpinachdConfig(AppConfig):
     :meth:`ready` creates the Engine with
     :func:`spinach.contrib.spinachd.engine.create_engine`: from the settings,
     with the ``tasks.py`` registries of every installed application attached.
+
+    When a setting of :data:`ENGINE_SETTINGS` changes (Django's
+    ``override_settings``, pytest-django's ``settings`` fixture), the Engine
+    is built again from the new settings, and again when the override
+    ends: a test can give the project a broker of its own.  The replaced
+    Engine's workers are not stopped: stop them before changing settings.
     """
 
     name = "spinach.contrib.spinachd"
@@ -28,12 +48,21 @@ class SpinachdConfig(AppConfig):
     verbose_name = "Spinach"
 
     _engine: Optional[Engine] = None
+    _stale = False
 
     def ready(self) -> None:
         """Create the project's Engine once the application registry is ready."""
         from .engine import create_engine
 
         self._engine = create_engine()
+        setting_changed.connect(self._setting_changed, weak=False, dispatch_uid="spinachd-engine")
+
+    def _setting_changed(self, setting: str, **kwargs: Any) -> None:
+        # Rebuilt when next used, once every setting of the override is in place.
+        if setting in ENGINE_SETTINGS and self._engine is not None:
+            with _rebuild_lock:
+                self._stale = True
+            logger.debug("%s changed: the project's Engine will be built again", setting)
 
     @property
     def engine(self) -> Engine:
@@ -41,6 +70,13 @@ class SpinachdConfig(AppConfig):
 
         :raises ImproperlyConfigured: if Django did not call :meth:`ready` yet
         """
+        if self._stale:
+            from .engine import create_engine
+
+            with _rebuild_lock:
+                if self._stale:
+                    self._engine = create_engine()
+                    self._stale = False
         if self._engine is None:
             raise ImproperlyConfigured(
                 "the Spinach Engine is created when Django is set up: call django.setup() "

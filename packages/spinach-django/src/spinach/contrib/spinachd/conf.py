@@ -7,6 +7,16 @@
   :class:`~spinach.contrib.spinachd.mail.BackgroundEmailBackend` hands
   emails to, in the worker; default
   ``'django.core.mail.backends.smtp.EmailBackend'``;
+- ``SPINACH_EMAIL_ON_COMMIT``: when the background backend enqueues emails
+  sent inside a transaction: ``True`` (default) when the transaction of the
+  default database commits, never on rollback; a database alias for that
+  database's transaction; ``False`` at once;
+- ``SPINACH_EMAIL_MAX_RETRIES``: how many times an email failing with a
+  temporary error is retried, default 10;
+- ``SPINACH_EMAIL_RETRY_BACKOFF``: a callable taking the number of retries
+  done and returning the ``timedelta`` to wait before the next one; default
+  :func:`default_email_backoff` (30 s doubling up to 1 hour: about 4 hours
+  over the default 10 retries);
 - ``SPINACH_CLEAR_SESSIONS_PERIODICITY``: a ``timedelta``, default ``None``
   (the periodic clean-up of expired sessions is disabled).
 
@@ -19,21 +29,27 @@ Settings are read when they are needed, never at import time.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
+from typing import Callable, Optional
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS
 from django.utils.module_loading import import_string
 
 from spinach.brokers.base import Broker
 
 __all__ = [
     "DEFAULT_ACTUAL_EMAIL_BACKEND",
+    "DEFAULT_EMAIL_MAX_RETRIES",
     "DEFAULT_NAMESPACE",
     "actual_email_backend",
     "background_email_enabled",
     "broker",
     "clear_sessions_periodicity",
+    "default_email_backoff",
+    "email_max_retries",
+    "email_on_commit",
+    "email_retry_backoff",
     "namespace",
 ]
 
@@ -42,6 +58,9 @@ DEFAULT_NAMESPACE = "spinach"
 
 #: Backend sending the emails when ``SPINACH_ACTUAL_EMAIL_BACKEND`` is not set.
 DEFAULT_ACTUAL_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+#: Retries of an email failing with a temporary error, without ``SPINACH_EMAIL_MAX_RETRIES``.
+DEFAULT_EMAIL_MAX_RETRIES = 10
 
 _BACKGROUND_BACKEND = "spinach.contrib.spinachd.mail.BackgroundEmailBackend"
 
@@ -138,3 +157,48 @@ def background_email_enabled() -> bool:
     from .mail import BackgroundEmailBackend
 
     return isinstance(backend, type) and issubclass(backend, BackgroundEmailBackend)
+
+
+def email_on_commit() -> Optional[str]:
+    """Return the database alias whose commit enqueues emails, or None to enqueue at once.
+
+    From ``SPINACH_EMAIL_ON_COMMIT``: ``True`` (default) is the default
+    database, a str names a database of ``DATABASES``, ``False`` disables.
+    """
+    value = getattr(settings, "SPINACH_EMAIL_ON_COMMIT", True)
+    if value is True:
+        return str(DEFAULT_DB_ALIAS)
+    if value is False:
+        return None
+    if isinstance(value, str) and value in settings.DATABASES:
+        return value
+    raise ImproperlyConfigured(
+        "SPINACH_EMAIL_ON_COMMIT must be True, False or the alias of a database of "
+        f"DATABASES, not {value!r}"
+    )
+
+
+def email_max_retries() -> int:
+    """Return ``SPINACH_EMAIL_MAX_RETRIES``, default :data:`DEFAULT_EMAIL_MAX_RETRIES`."""
+    value = getattr(settings, "SPINACH_EMAIL_MAX_RETRIES", DEFAULT_EMAIL_MAX_RETRIES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            f"SPINACH_EMAIL_MAX_RETRIES must be an int of 0 or more, not {value!r}"
+        )
+    return value
+
+
+def default_email_backoff(retries: int) -> timedelta:
+    """Wait 30 s before the first retry, doubling each time, at most 1 hour."""
+    return timedelta(seconds=min(30 * 2**retries, 3600))
+
+
+def email_retry_backoff() -> Callable[[int], timedelta]:
+    """Return ``SPINACH_EMAIL_RETRY_BACKOFF``, default :func:`default_email_backoff`."""
+    value = getattr(settings, "SPINACH_EMAIL_RETRY_BACKOFF", default_email_backoff)
+    if not callable(value):
+        raise ImproperlyConfigured(
+            "SPINACH_EMAIL_RETRY_BACKOFF must be a callable taking the number of retries "
+            f"done and returning a datetime.timedelta, not {value!r}"
+        )
+    return value

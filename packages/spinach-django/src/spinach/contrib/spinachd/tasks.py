@@ -11,17 +11,19 @@ through the project's email account.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict
+import smtplib
+from typing import Any, Dict, Optional
 
 from django.core.mail import get_connection
 
-from spinach.exc import AbortException
+from spinach.exc import AbortException, RetryException
+from spinach.runner import current_job
 from spinach.task import Tasks
 
 from . import conf
-from ._email import message_from_data
+from ._email import message_from_data, message_id_of
 
-__all__ = ["SEND_EMAIL_TASK", "email_tasks", "send_email"]
+__all__ = ["SEND_EMAIL_TASK", "email_tasks", "is_permanent_smtp_error", "send_email"]
 
 logger = logging.getLogger("spinach.contrib.django")
 
@@ -29,14 +31,36 @@ logger = logging.getLogger("spinach.contrib.django")
 SEND_EMAIL_TASK = "spinachd:send_email"
 
 
-def send_email(message: Dict[str, Any]) -> None:
+def is_permanent_smtp_error(error: BaseException) -> bool:
+    """Whether retrying cannot help: an SMTP reply of class 5xx.
+
+    Refused recipients are permanent when every refusal is 5xx (a 4xx, e.g.
+    a full mailbox or greylisting, is worth retrying); an unsupported SMTP
+    extension is permanent too.  Everything else (connection errors,
+    timeouts, 4xx replies) is temporary.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return True
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    return False
+
+
+def send_email(message: Dict[str, Any], connection: Optional[Dict[str, Any]] = None) -> None:
     """Send one email, given as the data of ``message_to_data``, with the actual backend.
 
     The backend is ``SPINACH_ACTUAL_EMAIL_BACKEND``, opened with
-    ``fail_silently=False``: a failure (e.g. the SMTP server is down) makes
-    the job retry, up to 3 times with exponential backoff.  Retried jobs
-    are delivered at least once: a worker dying right after the server
-    accepted an email may send it twice, never zero times.
+    ``fail_silently=False`` and the ``connection`` options the background
+    backend was given.  A permanent error (:func:`is_permanent_smtp_error`)
+    fails the job at once; any other error retries it after
+    ``SPINACH_EMAIL_RETRY_BACKOFF`` (30 s doubling up to 1 hour), up to
+    ``SPINACH_EMAIL_MAX_RETRIES`` times (10).  Both are logged with the
+    message's ``Message-ID``.  Retried jobs are delivered at least once: a
+    worker dying right after the server accepted an email may send it twice
+    (with the same ``Message-ID``), never zero times.
 
     ``EMAIL_BACKEND`` is checked again for every job: if the settings no
     longer name the background backend, nothing is sent and the job fails
@@ -53,17 +77,41 @@ def send_email(message: Dict[str, Any]) -> None:
             "spinach.contrib.spinachd.mail.BackgroundEmailBackend"
         )
     email = message_from_data(message)
-    connection = get_connection(conf.actual_email_backend(), fail_silently=False)
-    connection.send_messages([email])
-    logger.debug("Sent email %r to %d recipients", email.subject, len(email.recipients()))
+    message_id = message_id_of(message)
+    backend = get_connection(conf.actual_email_backend(), fail_silently=False, **(connection or {}))
+    try:
+        backend.send_messages([email])
+    except Exception as exc:
+        if is_permanent_smtp_error(exc):
+            logger.error(
+                "Email %s (%r) failed for good, not retried: %r", message_id, email.subject, exc
+            )
+            raise AbortException(f"email {message_id} refused: {exc!r}") from exc
+        job = current_job()
+        retries = job.retries if job is not None else 0
+        delay = conf.email_retry_backoff()(retries)
+        from . import get_engine
+
+        at = get_engine().broker.clock.now() + delay
+        logger.warning(
+            "Email %s (%r) not sent (%r), attempt %d: retrying in %s if retries are left",
+            message_id,
+            email.subject,
+            exc,
+            retries + 1,
+            delay,
+        )
+        raise RetryException(f"email {message_id} not sent: {exc!r}", at=at) from exc
+    logger.debug("Sent email %s to %d recipients", message_id, len(email.recipients()))
 
 
 def email_tasks() -> Tasks:
     """Return a new registry holding :func:`send_email` as ``spinachd:send_email``.
 
-    Attach it only where ``EMAIL_BACKEND`` is the background backend, as
+    Its ``max_retries`` is ``SPINACH_EMAIL_MAX_RETRIES``.  Attach it only
+    where ``EMAIL_BACKEND`` is the background backend, as
     :func:`~spinach.contrib.spinachd.engine.create_engine` does.
     """
     tasks = Tasks()
-    tasks.add(send_email, name=SEND_EMAIL_TASK, max_retries=3)
+    tasks.add(send_email, name=SEND_EMAIL_TASK, max_retries=conf.email_max_retries())
     return tasks

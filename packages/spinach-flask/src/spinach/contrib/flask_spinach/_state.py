@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 from contextvars import ContextVar
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Optional, Type
 
 from flask import Flask, has_app_context
 from flask.ctx import AppContext
@@ -13,13 +16,121 @@ from spinach import signals
 from spinach.brokers.base import Broker
 from spinach.engine import Engine
 from spinach.job import Job
+from spinach.task import DEFAULT_QUEUE
+from spinach.worker import BaseWorkers, ThreadWorkers
 
-__all__ = ["EXTENSION_KEY", "AppState", "default_broker", "state_of"]
+__all__ = [
+    "EXTENSION_KEY",
+    "AppEngine",
+    "AppState",
+    "broker_from_config",
+    "default_broker",
+    "default_namespace",
+    "state_of",
+]
 
 logger = logging.getLogger("spinach.contrib.flask")
 
 #: Key of the extension's state in ``app.extensions``.
 EXTENSION_KEY = "spinach"
+
+
+# The application whose Engine's workers run each job in flight, by id(job):
+# a job is in flight from its submission to its workers until they are done
+# with it, and only the AppState of that application pushes its context.
+_owners: Dict[int, AppState] = {}
+_owners_lock = threading.Lock()
+
+
+def _owner_of(job: Job) -> Optional[AppState]:
+    with _owners_lock:
+        return _owners.get(id(job))
+
+
+def _owned_workers(base: Type[BaseWorkers], state: AppState) -> Type[BaseWorkers]:
+    """Return a subclass of ``base`` recording that ``state``'s app runs its jobs."""
+
+    class AppWorkers(base):  # type: ignore[valid-type,misc]
+        def __init__(
+            self,
+            number: int,
+            namespace: str,
+            runner: Any,
+            on_job_done: Callable[[Job], None],
+            on_slot_freed: Callable[[], None] = lambda: None,
+        ) -> None:
+            def done(job: Job) -> None:
+                with _owners_lock:
+                    _owners.pop(id(job), None)
+                on_job_done(job)
+
+            super().__init__(number, namespace, runner, done, on_slot_freed)
+
+        def submit_job(self, job: Job) -> None:
+            with _owners_lock:
+                _owners[id(job)] = state
+            super().submit_job(job)
+
+    AppWorkers.__name__ = AppWorkers.__qualname__ = base.__name__
+    return AppWorkers
+
+
+class AppEngine(Engine):
+    """The :class:`~spinach.engine.Engine` of one Flask application.
+
+    Its workers record which application fetched each job, so that the job
+    runs in that application's context even when several applications of
+    one process share a namespace.
+    """
+
+    _flask_state: Optional[AppState] = None
+
+    def start_workers(
+        self,
+        number: int = 5,
+        queue: str = DEFAULT_QUEUE,
+        block: bool = True,
+        stop_when_queue_empty: bool = False,
+        workers_class: Type[BaseWorkers] = ThreadWorkers,
+    ) -> None:
+        """Start the workers, as :meth:`spinach.engine.Engine.start_workers` does."""
+        if (
+            self._flask_state is not None
+            and isinstance(workers_class, type)
+            and issubclass(workers_class, BaseWorkers)
+        ):
+            workers_class = _owned_workers(workers_class, self._flask_state)
+        super().start_workers(number, queue, block, stop_when_queue_empty, workers_class)
+
+
+def default_namespace(app: Flask) -> str:
+    """The namespace of ``app`` without ``SPINACH_NAMESPACE``: its module's dotted name.
+
+    ``Flask(__name__)`` names an application after its module, which is
+    ``__main__`` when it runs with ``python -m pkg.app`` or ``python
+    pkg/app.py`` while ``flask --app pkg.app`` imports it as ``pkg.app``.
+    The module's real name is used in every case (``__main__.__spec__``, or
+    the file's path within its packages, as ``flask --app`` finds it), so
+    that the web process and ``flask spinach`` agree.
+    """
+    name = app.import_name
+    if name != "__main__":
+        return name
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        return str(spec.name[: -len(".__main__")] if spec.name.endswith(".__main__") else spec.name)
+    path = getattr(main, "__file__", None)
+    if not path:
+        return app.name
+    path = os.path.realpath(path)
+    module, _ = os.path.splitext(os.path.basename(path))
+    parts = [] if module == "__init__" else [module]
+    directory = os.path.dirname(path)
+    while os.path.exists(os.path.join(directory, "__init__.py")):
+        parts.insert(0, os.path.basename(directory))
+        directory = os.path.dirname(directory)
+    return ".".join(parts) or app.name
 
 
 class _JobScope:
@@ -42,6 +153,10 @@ class AppState:
     job, on threaded and asyncio workers alike), so the context pushed here
     is the one the task sees, and no other job sees it.
 
+    Applications of one process may share a namespace: the workers of an
+    :class:`AppEngine` record which application fetched each job, and only
+    that application pushes its context.
+
     Receivers are connected weakly: when the application is garbage
     collected, so are they.
     """
@@ -49,6 +164,8 @@ class AppState:
     def __init__(self, app: Flask, engine: Engine) -> None:
         self.app = app
         self.engine = engine
+        if isinstance(engine, AppEngine):
+            engine._flask_state = self
         namespace = engine.namespace
         self._scope: ContextVar[Optional[_JobScope]] = ContextVar(
             f"spinach_flask_job_{namespace}", default=None
@@ -62,6 +179,8 @@ class AppState:
         return f"<AppState app={self.app.name!r} namespace={self.engine.namespace!r}>"
 
     def _job_started(self, namespace: str, job: Job, **kwargs: Any) -> None:
+        if _owner_of(job) is not self:
+            return  # fetched by the Engine of another application on this namespace
         if has_app_context():
             # A job starts in a fresh context: an application context here was
             # pushed by another application listening to the same namespace.
@@ -107,6 +226,35 @@ def state_of(app: Flask) -> AppState:
             "call spinach.init_app(app) (or Spinach(app)) first"
         )
     return state
+
+
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def broker_from_config(value: Any) -> Broker:
+    """Return the broker of ``SPINACH_BROKER``: an instance, a Redis URL, or None (default).
+
+    :raises TypeError: if it is neither a broker, a str nor None
+    :raises ValueError: if it is a str that is not a Redis URL
+    """
+    if value is None:
+        return default_broker()
+    if isinstance(value, Broker):
+        return value
+    if isinstance(value, str):
+        if not value.startswith(_URL_SCHEMES):
+            raise ValueError(
+                f"SPINACH_BROKER as a str must be a Redis URL (redis://, rediss:// or "
+                f"unix://), not {value!r}"
+            )
+        from spinach import RedisBroker
+
+        broker: Broker = RedisBroker.from_url(value)
+        return broker
+    raise TypeError(
+        f"SPINACH_BROKER must be a broker instance such as spinach.RedisBroker(), a Redis "
+        f"URL, or spinach.MemoryBroker(), not {value!r}"
+    )
 
 
 def default_broker() -> Broker:

@@ -8,12 +8,18 @@ from typing import Any, Callable, List, Optional
 
 from flask import Flask, current_app, has_app_context
 
-from spinach.brokers.base import Broker
 from spinach.engine import Engine
 from spinach.job import Job
 from spinach.task import Batch, TaskRef, Tasks
 
-from ._state import EXTENSION_KEY, AppState, default_broker, state_of
+from ._state import (
+    EXTENSION_KEY,
+    AppEngine,
+    AppState,
+    broker_from_config,
+    default_namespace,
+    state_of,
+)
 from .cli import spinach_command
 
 __all__ = ["Spinach"]
@@ -29,11 +35,15 @@ class Spinach:
     Each initialised application gets its own :class:`~spinach.engine.Engine`,
     configured from the application's config:
 
-    - ``SPINACH_BROKER``: a broker instance, default ``spinach.RedisBroker()``
+    - ``SPINACH_BROKER``: a broker instance or a Redis URL
+      (``RedisBroker.from_url``), default ``spinach.RedisBroker()``
       (created only when the setting is missing; it needs spinach-redis);
-    - ``SPINACH_NAMESPACE``: the Engine's namespace, default the app's name.
+    - ``SPINACH_NAMESPACE``: the Engine's namespace, default the dotted
+      name of the app's module, the same however the app is started (see
+      :func:`~spinach.contrib.flask_spinach._state.default_namespace`).
 
-    Applications sharing an interpreter must use different namespaces.
+    Applications of one process may share a namespace: each job runs in
+    the context of the application whose workers fetched it.
 
     Jobs run inside an application context of their application, so tasks
     can use ``current_app`` and extensions bound to it.  The ``flask
@@ -58,7 +68,8 @@ class Spinach:
         """Create the Engine of ``app`` and register the ``flask spinach`` command.
 
         :raises RuntimeError: if the extension is already initialised on ``app``
-        :raises TypeError: if ``SPINACH_BROKER`` is not a broker
+        :raises TypeError: if ``SPINACH_BROKER`` is not a broker or a str
+        :raises ValueError: if ``SPINACH_BROKER`` is a str but not a Redis URL
         :raises ImportError: if ``SPINACH_BROKER`` is not set and spinach-redis,
             which provides the default broker, is not installed
         """
@@ -68,16 +79,9 @@ class Spinach:
             )
         namespace = app.config.get("SPINACH_NAMESPACE")
         if namespace is None:
-            namespace = app.name
-        broker = app.config.get("SPINACH_BROKER")
-        if broker is None:
-            broker = default_broker()
-        elif not isinstance(broker, Broker):
-            raise TypeError(
-                f"SPINACH_BROKER must be a broker instance such as spinach.RedisBroker() or "
-                f"spinach.MemoryBroker(), not {broker!r}"
-            )
-        engine = Engine(broker, namespace=namespace)
+            namespace = default_namespace(app)
+        broker = broker_from_config(app.config.get("SPINACH_BROKER"))
+        engine = AppEngine(broker, namespace=namespace)
         engine.attach_tasks(self._tasks)
         app.extensions[EXTENSION_KEY] = AppState(app, engine)
         app.cli.add_command(spinach_command)
@@ -203,6 +207,22 @@ class Spinach:
         :return: the Jobs that were created and scheduled
         """
         return self.get_engine().schedule_batch(batch)
+
+    async def aschedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job from an async view without blocking the event loop.
+
+        :meth:`spinach.engine.Engine.aschedule` on the current application's
+        Engine: the broker call runs in the loop's executor.
+        """
+        return await self.get_engine().aschedule(task, *args, **kwargs)
+
+    async def aschedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
+        """Schedule a job to run at ``at`` from async code, without blocking the loop."""
+        return await self.get_engine().aschedule_at(task, at, *args, **kwargs)
+
+    async def aschedule_batch(self, batch: Batch) -> List[Job]:
+        """Schedule a batch of jobs from async code, without blocking the loop."""
+        return await self.get_engine().aschedule_batch(batch)
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task now, in the caller, with the current application's Engine.

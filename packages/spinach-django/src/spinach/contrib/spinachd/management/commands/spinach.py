@@ -1,19 +1,28 @@
 """Start Spinach workers: ``python manage.py spinach [--queue Q] [--threads N]``.
 
 ``--stop-when-queue-empty`` (alias ``--stop-when-empty``) stops them once the
-queue is empty.
+queue is empty.  ``--workers-class asyncio`` runs the jobs on
+:class:`~spinach.worker.AsyncioWorkers` (``--threads`` is then the number
+of jobs run at once; ``--concurrency`` is an alias).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Dict, Type
 
 from django.core.management.base import BaseCommand, CommandError
 
 from spinach.contrib.spinachd import get_engine
 from spinach.exc import WorkersError
 from spinach.task import DEFAULT_QUEUE
+from spinach.worker import AsyncioWorkers, BaseWorkers, ThreadWorkers
+
+#: The choices of ``--workers-class``.
+WORKERS_CLASSES: Dict[str, Type[BaseWorkers]] = {
+    "threads": ThreadWorkers,
+    "asyncio": AsyncioWorkers,
+}
 
 #: Number of worker threads the command starts without ``--threads``.
 DEFAULT_THREADS = 5
@@ -38,14 +47,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add ``--queue``, ``--threads`` and ``--stop-when-queue-empty``."""
+        """Add ``--queue``, ``--workers-class``, ``--threads`` and ``--stop-when-queue-empty``."""
         parser.add_argument(
             "--queue",
             default=DEFAULT_QUEUE,
             help=f"name of the queue the workers consume (default: {DEFAULT_QUEUE})",
         )
         parser.add_argument(
+            "--workers-class",
+            choices=sorted(WORKERS_CLASSES),
+            default="threads",
+            help="threads (default) or asyncio: one event loop running async tasks, "
+            "sync tasks in a pool of as many threads",
+        )
+        parser.add_argument(
             "--threads",
+            "--concurrency",
+            dest="threads",
             default=DEFAULT_THREADS,
             type=_positive_int,
             help=f"number of worker threads, i.e. of jobs run at once (default: {DEFAULT_THREADS})",
@@ -63,8 +81,10 @@ class Command(BaseCommand):
         """Run the workers until they are stopped."""
         engine = get_engine()
         queue, threads = options["queue"], options["threads"]
+        workers_class = WORKERS_CLASSES[options["workers_class"]]
         self.stdout.write(
-            f"Starting {threads} Spinach workers on queue {queue!r} "
+            f"Starting {threads} Spinach {'asyncio ' if workers_class is AsyncioWorkers else ''}"
+            f"workers on queue {queue!r} "
             f"of namespace {engine.namespace!r}, ^C to stop"
         )
         self.stdout.flush()
@@ -74,6 +94,7 @@ class Command(BaseCommand):
                 queue=queue,
                 block=True,
                 stop_when_queue_empty=options["stop_when_queue_empty"],
+                workers_class=workers_class,
             )
         except WorkersError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,123 @@
+"""schedule_on_commit and the email backend follow real SQLite transactions."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.core.mail import send_mail
+from django.db import transaction
+from polls.models import Question
+
+from spinach import Batch
+from spinach.contrib.spinachd import get_engine, schedule_batch_on_commit, schedule_on_commit
+from spinach.exc import InvalidJobSignatureError, UnknownTaskError
+from spinach.job import JobStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BACKGROUND = "spinach.contrib.spinachd.mail.BackgroundEmailBackend"
+
+
+@pytest.fixture
+def engine(settings, namespace, recorder_for):
+    from spinach import MemoryBroker
+
+    settings.SPINACH_NAMESPACE = namespace
+    settings.SPINACH_BROKER = MemoryBroker()
+    engine = get_engine()  # rebuilt from the overridden settings
+    assert engine.namespace == namespace
+    engine.recorder = recorder_for(namespace)
+    return engine
+
+
+def test_job_is_enqueued_when_the_transaction_commits_and_sees_the_row(engine):
+    with transaction.atomic():
+        question = Question.objects.create(question_text="Lunch?")
+        schedule_on_commit("polls:close_poll", question.id)
+        assert engine.broker.queue_length("spinach") == 0  # not before the commit
+    assert engine.broker.queue_length("spinach") == 1
+
+    engine.start_workers(number=1, stop_when_queue_empty=True)
+    (job,) = engine.recorder.jobs("job_finished")
+    assert job.status is JobStatus.SUCCEEDED  # the row existed: no DoesNotExist
+    assert not Question.objects.filter(pk=question.id).exists()
+
+
+def test_nothing_is_enqueued_on_rollback(engine):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        question = Question.objects.create(question_text="Lunch?")
+        schedule_on_commit("polls:close_poll", question.id)
+        raise RuntimeError("the view failed")
+    assert engine.broker.queue_length("spinach") == 0
+
+
+def test_savepoint_rollback_drops_only_its_jobs(engine):
+    with transaction.atomic():
+        schedule_on_commit("polls:close_poll", 1)
+        try:
+            with transaction.atomic():  # a savepoint
+                schedule_on_commit("polls:close_poll", 2)
+                raise ValueError
+        except ValueError:
+            pass
+        assert engine.broker.queue_length("spinach") == 0
+    assert engine.broker.queue_length("spinach") == 1
+
+
+def test_batch_is_enqueued_all_at_once_on_commit(engine):
+    batch = Batch()
+    batch.schedule("polls:close_poll", 1)
+    batch.schedule("shop:ship", 7)
+    with transaction.atomic():
+        schedule_batch_on_commit(batch)
+        assert engine.broker.queue_length("spinach") == 0
+    assert engine.broker.queue_length("spinach") == 2
+
+
+def test_outside_a_transaction_the_job_is_enqueued_at_once(engine):
+    schedule_on_commit("polls:close_poll", 1)
+    assert engine.broker.queue_length("spinach") == 1
+
+
+def test_mistakes_raise_in_the_view_not_after_the_commit(engine):
+    with transaction.atomic():
+        with pytest.raises(UnknownTaskError, match="no_such_task"):
+            schedule_on_commit("no_such_task")
+        with pytest.raises(InvalidJobSignatureError):
+            schedule_on_commit("polls:close_poll", 1, 2, 3)
+        with pytest.raises(TypeError, match=r"takes a spinach\.Batch"):
+            schedule_batch_on_commit(["polls:close_poll"])  # type: ignore[arg-type]
+
+
+def test_email_of_a_rolled_back_request_is_never_sent(engine, settings):
+    settings.EMAIL_BACKEND = BACKGROUND
+    mail.outbox = []
+    with pytest.raises(RuntimeError), transaction.atomic():
+        send_mail("Welcome", "Hi", "a@example.com", ["b@example.com"])
+        raise RuntimeError("signup failed")
+    assert engine.broker.queue_length("spinach") == 0
+
+
+def test_email_is_queued_when_the_transaction_commits(engine, settings):
+    settings.EMAIL_BACKEND = BACKGROUND
+    with transaction.atomic():
+        assert send_mail("Welcome", "Hi", "a@example.com", ["b@example.com"]) == 1
+        assert engine.broker.queue_length("spinach") == 0
+    assert engine.broker.queue_length("spinach") == 1
+
+
+def test_email_on_commit_can_be_disabled(engine, settings):
+    settings.EMAIL_BACKEND = BACKGROUND
+    settings.SPINACH_EMAIL_ON_COMMIT = False
+    with transaction.atomic():
+        send_mail("Welcome", "Hi", "a@example.com", ["b@example.com"])
+        assert engine.broker.queue_length("spinach") == 1
+
+
+def test_email_on_commit_setting_is_checked(engine, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.EMAIL_BACKEND = BACKGROUND
+    settings.SPINACH_EMAIL_ON_COMMIT = "no-such-db"
+    with pytest.raises(ImproperlyConfigured, match="SPINACH_EMAIL_ON_COMMIT"):
+        send_mail("Welcome", "Hi", "a@example.com", ["b@example.com"])
