@@ -818,7 +818,7 @@ class Engine:
         workers_class: Type[BaseWorkers],
     ) -> _Running:
         broker = self._broker
-        runner = JobRunner(self._namespace, self._tasks_get, broker.clock, self._limits)
+        runner = JobRunner(self._namespace, self._tasks_get, broker.clock, self._limits, self)
         results = Results()
         workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
         broker.on_cancel_requested = workers.request_cancel

@@ -515,6 +515,17 @@ class Job:
     def deadline(self, value: Optional[datetime]) -> None:
         self._set_following("deadline", value)
 
+    @property
+    def engine(self) -> Any:
+        """The :class:`~spinach.engine.Engine` this job belongs to, or ``None``.
+
+        The Engine that scheduled it (or looked it up), or, in a worker, the
+        Engine whose workers run it: integrations tell apart the Engines of
+        one process sharing a namespace by it (signals are sent per
+        namespace).
+        """
+        return self._engine
+
     def refresh(self) -> Job:
         """Read this job's record again and update this object from it; return it.
 

@@ -83,6 +83,7 @@ class JobRunner:
     :arg get_task: returns the attached task of a name, or ``None``
     :arg clock: source of time for retry dates
     :arg limits: bounds of a stored result (size, nesting)
+    :arg engine: the Engine whose workers run the jobs (see :attr:`spinach.job.Job.engine`)
     """
 
     def __init__(
@@ -91,8 +92,10 @@ class JobRunner:
         get_task: Callable[[str], Optional[Task]],
         clock: Clock,
         limits: PayloadLimits = DEFAULT_LIMITS,
+        engine: Any = None,
     ) -> None:
         self.namespace = namespace
+        self._engine = engine
         self._get_task = get_task
         self._clock = clock
         self._limits = limits
@@ -291,6 +294,7 @@ class JobRunner:
             self.fail_unrunnable(job, error)
             return None
         job.status = JobStatus.RUNNING
+        job._engine = self._engine
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("Starting job %s %s", job.task_name, job.id, extra=job_log_extra(job))
         signals.job_started.send(self.namespace, job=job)

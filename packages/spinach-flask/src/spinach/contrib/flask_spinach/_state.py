@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from contextvars import ContextVar
-from typing import Any, Callable, Dict, Optional, Type
+from typing import Any, Optional
 
 from flask import Flask, has_app_context
 from flask.ctx import AppContext
@@ -16,12 +15,9 @@ from spinach import signals
 from spinach.brokers.base import Broker
 from spinach.engine import Engine
 from spinach.job import Job
-from spinach.task import DEFAULT_QUEUE
-from spinach.worker import BaseWorkers, ThreadWorkers
 
 __all__ = [
     "EXTENSION_KEY",
-    "AppEngine",
     "AppState",
     "broker_from_config",
     "default_broker",
@@ -33,74 +29,6 @@ logger = logging.getLogger("spinach.contrib.flask")
 
 #: Key of the extension's state in ``app.extensions``.
 EXTENSION_KEY = "spinach"
-
-
-# The application whose Engine's workers run each job in flight, by id(job):
-# a job is in flight from its submission to its workers until they are done
-# with it, and only the AppState of that application pushes its context.
-_owners: Dict[int, AppState] = {}
-_owners_lock = threading.Lock()
-
-
-def _owner_of(job: Job) -> Optional[AppState]:
-    with _owners_lock:
-        return _owners.get(id(job))
-
-
-def _owned_workers(base: Type[BaseWorkers], state: AppState) -> Type[BaseWorkers]:
-    """Return a subclass of ``base`` recording that ``state``'s app runs its jobs."""
-
-    class AppWorkers(base):  # type: ignore[valid-type,misc]
-        def __init__(
-            self,
-            number: int,
-            namespace: str,
-            runner: Any,
-            on_job_done: Callable[[Job], None],
-            on_slot_freed: Callable[[], None] = lambda: None,
-        ) -> None:
-            def done(job: Job) -> None:
-                with _owners_lock:
-                    _owners.pop(id(job), None)
-                on_job_done(job)
-
-            super().__init__(number, namespace, runner, done, on_slot_freed)
-
-        def submit_job(self, job: Job) -> None:
-            with _owners_lock:
-                _owners[id(job)] = state
-            super().submit_job(job)
-
-    AppWorkers.__name__ = AppWorkers.__qualname__ = base.__name__
-    return AppWorkers
-
-
-class AppEngine(Engine):
-    """The :class:`~spinach.engine.Engine` of one Flask application.
-
-    Its workers record which application fetched each job, so that the job
-    runs in that application's context even when several applications of
-    one process share a namespace.
-    """
-
-    _flask_state: Optional[AppState] = None
-
-    def start_workers(
-        self,
-        number: int = 5,
-        queue: str = DEFAULT_QUEUE,
-        block: bool = True,
-        stop_when_queue_empty: bool = False,
-        workers_class: Type[BaseWorkers] = ThreadWorkers,
-    ) -> None:
-        """Start the workers, as :meth:`spinach.engine.Engine.start_workers` does."""
-        if (
-            self._flask_state is not None
-            and isinstance(workers_class, type)
-            and issubclass(workers_class, BaseWorkers)
-        ):
-            workers_class = _owned_workers(workers_class, self._flask_state)
-        super().start_workers(number, queue, block, stop_when_queue_empty, workers_class)
 
 
 def default_namespace(app: Flask) -> str:
@@ -153,9 +81,9 @@ class AppState:
     job, on threaded and asyncio workers alike), so the context pushed here
     is the one the task sees, and no other job sees it.
 
-    Applications of one process may share a namespace: the workers of an
-    :class:`AppEngine` record which application fetched each job, and only
-    that application pushes its context.
+    Applications of one process may share a namespace: only the application
+    whose Engine runs a job (:attr:`spinach.job.Job.engine`) pushes its
+    context.
 
     Receivers are connected weakly: when the application is garbage
     collected, so are they.
@@ -164,8 +92,6 @@ class AppState:
     def __init__(self, app: Flask, engine: Engine) -> None:
         self.app = app
         self.engine = engine
-        if isinstance(engine, AppEngine):
-            engine._flask_state = self
         namespace = engine.namespace
         self._scope: ContextVar[Optional[_JobScope]] = ContextVar(
             f"spinach_flask_job_{namespace}", default=None
@@ -179,8 +105,8 @@ class AppState:
         return f"<AppState app={self.app.name!r} namespace={self.engine.namespace!r}>"
 
     def _job_started(self, namespace: str, job: Job, **kwargs: Any) -> None:
-        if _owner_of(job) is not self:
-            return  # fetched by the Engine of another application on this namespace
+        if job.engine is not self.engine:
+            return  # run by the Engine of another application on this namespace
         if has_app_context():
             # A job starts in a fresh context: an application context here was
             # pushed by another application listening to the same namespace.

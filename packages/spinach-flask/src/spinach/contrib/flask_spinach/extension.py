@@ -14,7 +14,6 @@ from spinach.task import Batch, TaskRef, Tasks
 
 from ._state import (
     EXTENSION_KEY,
-    AppEngine,
     AppState,
     broker_from_config,
     default_namespace,
@@ -81,7 +80,7 @@ class Spinach:
         if namespace is None:
             namespace = default_namespace(app)
         broker = broker_from_config(app.config.get("SPINACH_BROKER"))
-        engine = AppEngine(broker, namespace=namespace)
+        engine = Engine(broker, namespace=namespace)
         engine.attach_tasks(self._tasks)
         app.extensions[EXTENSION_KEY] = AppState(app, engine)
         app.cli.add_command(spinach_command)
