@@ -538,3 +538,19 @@ def test_an_unreadable_payload_is_kept_but_never_requeued(make_spin, caplog):
     assert "Not requeueing 1 failed jobs whose payload was set aside" in caplog.text
     assert spin.purge_failed([failed.id]) == 1
     assert job.id != failed.id
+
+
+def test_an_async_job_on_thread_workers_times_out_as_such(make_spin):
+    spin = make_spin()
+
+    @spin.task(name="async_on_threads", store_result=True, timeout=timedelta(milliseconds=100))
+    async def async_on_threads():
+        await asyncio.Event().wait()
+
+    job = spin.schedule(async_on_threads)
+    spin.start_workers(number=1, block=False)  # ThreadWorkers: the task gets its own loop
+    try:
+        with pytest.raises(JobFailedError, match="JobTimeoutError"):
+            job.result(timeout=30)
+    finally:
+        spin.stop_workers()

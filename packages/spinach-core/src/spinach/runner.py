@@ -174,7 +174,15 @@ class JobRunner:
                     guard.leave()
                 except Abandoned:
                     return job
-            error = self._timed_out(job, exc) if isinstance(exc, Interrupt) else exc
+            error = exc
+            if isinstance(exc, Interrupt) or (
+                # asyncio.wait_for's own timeout, not one raised by the task
+                task.is_async
+                and timeout is not None
+                and isinstance(exc, asyncio.TimeoutError)
+                and time.perf_counter() - started >= timeout
+            ):
+                error = self._timed_out(job, exc)
         else:
             error = self._store_result(job, task, value)
             final = error is not None
