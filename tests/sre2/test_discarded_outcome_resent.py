@@ -77,7 +77,13 @@ def test_the_outcome_of_a_taken_over_run_stays_discarded_through_an_outage(
         what="the worker's arbiter gave up its call and backs off",
     )
     log = ledger.log_of(worker)
-    assert "while trying to acknowledge and fetch jobs" in log, log  # the exchange failed
+    # The call carrying the old run's outcome failed. An episode of errors is
+    # logged once, by the first call that fails: the exchange, or a fetch that
+    # the lost notifications connection woke just before it (a race of a few
+    # milliseconds), after which the exchange fails unlogged.
+    assert (
+        "while trying to acknowledge and fetch jobs" in log or "while trying to fetch jobs" in log
+    ), log
     fresh_redis.start()
 
     third = ledger.watch(15.0, lambda e: e.startswith("start gated_fail f1#3"))

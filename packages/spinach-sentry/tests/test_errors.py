@@ -288,3 +288,27 @@ def test_nothing_happens_when_the_client_has_no_spinach_integration(sentry_init,
 
     assert transport.transactions == []
     assert transport.events == []
+
+
+def _retry_from(n):
+    try:
+        raise ConnectionError(f"backend down {n}")
+    except ConnectionError as exc:
+        error = RetryException(f"retry {n}")
+        error.__cause__ = exc
+        return error
+
+
+def test_the_error_behind_a_retry_or_abort_exception_is_reported(sentry_init, spin, clock):
+    # raise RetryException(...) from exc: exc is what went wrong (a mail task does so).
+    transport = sentry_init(integrations=[SpinachIntegration(send_retries=True)])
+    attempts = flaky_clock_job(spin, clock, "steered", _retry_from, max_retries=1)
+    run_two_attempts(spin, clock, transport)
+
+    assert len(attempts) == 2
+    retry, failure = transport.events
+    assert exception_of(retry)["type"] == "ConnectionError"
+    assert exception_of(retry)["value"] == "backend down 1"
+    assert retry["level"] == "warning"
+    assert exception_of(failure)["value"] == "backend down 2"
+    assert failure["level"] == "error"

@@ -32,7 +32,8 @@ process, threaded and asyncio workers alike:
 - an exception that makes a job retry is reported, at level ``warning``,
   only with ``send_retries=True``;
 - :class:`~spinach.RetryException` and :class:`~spinach.AbortException`
-  steer retries and are never reported as crashes;
+  steer retries and are never reported as crashes; raised ``from`` an
+  error, that error is reported instead (as a retry or a failure);
 - the ``spinach.job`` logger, on which Spinach logs every failure and every
   lost job, is ignored by Sentry's logging integration: the failures it logs
   are the ones reported above, so nothing is reported twice;
@@ -252,9 +253,10 @@ def _on_job_schedule_retry(namespace: str, job: Job, err: BaseException, **kwarg
     if run is not None:
         run.outcome = "retry"
         run.status = "ok" if isinstance(err, RetryException) else "internal_error"
-    if integration is None or not integration.send_retries or isinstance(err, _CONTROL_FLOW):
+    reported = _reportable(err)
+    if integration is None or not integration.send_retries or reported is None:
         return
-    _report(namespace, job, err, "warning", "retry", run)
+    _report(namespace, job, reported, "warning", "retry", run)
 
 
 def _on_job_failed(namespace: str, job: Job, err: BaseException, **kwargs: Any) -> None:
@@ -263,9 +265,26 @@ def _on_job_failed(namespace: str, job: Job, err: BaseException, **kwargs: Any) 
     if run is not None:
         run.outcome = "failed"
         run.status = "internal_error"
-    if integration is None or isinstance(err, _CONTROL_FLOW):
+    reported = _reportable(err)
+    if integration is None or reported is None:
         return
-    _report(namespace, job, err, "error", "failed", run)
+    _report(namespace, job, reported, "error", "failed", run)
+
+
+def _reportable(err: BaseException) -> Optional[BaseException]:
+    """The error to report for ``err``, or ``None``.
+
+    :class:`~spinach.RetryException` and :class:`~spinach.AbortException`
+    steer retries and are not errors themselves; raised ``from`` an error
+    (``raise RetryException(...) from exc``), that error is what went wrong,
+    and is reported.
+    """
+    if not isinstance(err, _CONTROL_FLOW):
+        return err
+    cause = err.__cause__
+    if cause is None or isinstance(cause, _CONTROL_FLOW):
+        return None
+    return cause
 
 
 def _on_job_finished(namespace: str, job: Job, **kwargs: Any) -> None:
