@@ -87,9 +87,11 @@ def broker() -> Broker:
         default: Broker = RedisBroker()
         return default
     if not isinstance(value, Broker):
+        # Never the value itself: a Redis URL given by mistake holds a password.
         raise ImproperlyConfigured(
             "SPINACH_BROKER must be a broker instance such as spinach.RedisBroker() "
-            f"or spinach.MemoryBroker(), not {value!r}"
+            f"(spinach.RedisBroker.from_url(url) for a URL) or spinach.MemoryBroker(), "
+            f"not a {type(value).__name__}"
         )
     return value
 

@@ -17,6 +17,7 @@ it rolls back (``SPINACH_EMAIL_ON_COMMIT``, see
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, Optional, Sequence
 
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,13 @@ logger = logging.getLogger("spinach.contrib.django")
 _SCALARS = (str, int, float, bool)
 
 
+# Connection options that hold a secret (password, api_key, secret_key,
+# aws_secret_access_key, token, credentials...): never stored in a job.
+_SECRET = re.compile(r"pass|secret|key|token|credential|auth", re.IGNORECASE)
+# ... except the paths of TLS files, which are not secrets themselves.
+_NOT_SECRET = frozenset(("ssl_keyfile", "ssl_certfile"))
+
+
 def _connection_options(options: Dict[str, Any]) -> Dict[str, Any]:
     """Keep the options given to ``get_connection()`` that can travel in a job.
 
@@ -47,10 +55,11 @@ def _connection_options(options: Dict[str, Any]) -> Dict[str, Any]:
     for key, value in options.items():
         if value is None:
             continue
-        if key == "password":
+        if _SECRET.search(key) and key not in _NOT_SECRET:
             raise ValueError(
-                "BackgroundEmailBackend does not take a password (send_mail's auth_password): "
-                "it would be stored in clear in the broker with every email. Set "
+                f"BackgroundEmailBackend does not take the connection option {key!r} (a password, "
+                "key, token or secret: send_mail's auth_password, an API key): it would be "
+                "stored in clear in the broker with every email. Set "
                 "EMAIL_HOST_PASSWORD in the settings of the workers, or point "
                 "SPINACH_ACTUAL_EMAIL_BACKEND to a backend that finds its credentials"
             )

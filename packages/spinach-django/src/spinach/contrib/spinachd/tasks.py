@@ -32,21 +32,34 @@ SEND_EMAIL_TASK = "spinachd:send_email"
 
 
 def is_permanent_smtp_error(error: BaseException) -> bool:
-    """Whether retrying cannot help: an SMTP reply of class 5xx.
+    """Whether retrying this message cannot help: a 5xx reply about the message itself.
 
-    Refused recipients are permanent when every refusal is 5xx (a 4xx, e.g.
-    a full mailbox or greylisting, is worth retrying); an unsupported SMTP
-    extension is permanent too.  Everything else (connection errors,
-    timeouts, 4xx replies) is temporary.
+    Permanent: recipients all refused with 5xx (a 4xx, e.g. a full mailbox
+    or greylisting, is worth retrying), a sender or message refused with
+    550-554 (unknown address, too large, rejected content), an SMTP
+    extension the server lacks.  Temporary, retried on the backoff: every
+    reply about the worker's own set-up, which an operator fixes while the
+    mails wait (530, 534, 535, 538 and enhanced codes 5.7.x: authentication
+    and TLS; 500-504: the session), connection errors, timeouts and 4xx.
     """
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
+        return bool(codes) and all(code in _MESSAGE_CODES for code in codes)
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return True
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return False  # credentials of the worker: fixed by an operator
     if isinstance(error, smtplib.SMTPResponseException):
-        return 500 <= error.smtp_code < 600
+        reply = error.smtp_error
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        if text.lstrip().startswith("5.7."):  # security: auth, TLS, policy of the relay
+            return False
+        return error.smtp_code in _MESSAGE_CODES
     return False
+
+
+#: SMTP replies that refuse this message (or recipient) for good.
+_MESSAGE_CODES = frozenset((550, 551, 552, 553, 554))
 
 
 def send_email(message: Dict[str, Any], connection: Optional[Dict[str, Any]] = None) -> None:

@@ -95,20 +95,45 @@ def schedule_batch_on_commit(batch: Batch, using: Optional[str] = None) -> None:
 
 
 def _enqueue_on_commit(engine: Engine, batch: Batch, using: str) -> None:
-    def enqueue() -> None:
-        try:
-            engine.schedule_batch(batch)
-        except Exception:
-            # The transaction is committed: the caller cannot undo it, so
-            # say which jobs were lost before the error propagates.
-            logger.exception(
-                "Could not enqueue %d jobs after the commit on database %r", len(batch), using
-            )
-            raise
-
     if not transaction.get_connection(using).in_atomic_block:
         # What on_commit() does in autocommit mode, without opening a
-        # database connection only to find that out.
-        enqueue()
+        # database connection only to find that out: the caller gets the
+        # error, as with Engine.schedule_batch().
+        engine.schedule_batch(batch)
         return
+
+    def enqueue() -> None:
+        # The data is committed: raising cannot undo it, would skip the other
+        # on_commit hooks and turn a saved request into an error (retried by
+        # the client: a duplicate). Each lost job is logged, to be replayed.
+        try:
+            engine.schedule_batch(batch)
+        except Exception as exc:
+            for item in batch.jobs_to_create:
+                logger.error(
+                    "Lost job of task %s after the commit on database %r: it could not be "
+                    "enqueued (%r); schedule it again: %s",
+                    _name_of(item.task),
+                    using,
+                    exc,
+                    _replayable(item.task, item.args, item.kwargs),
+                )
+
     transaction.on_commit(enqueue, using=using)
+
+
+def _name_of(task: TaskRef) -> str:
+    if isinstance(task, Task):
+        return task.name
+    if isinstance(task, str):
+        return task
+    return str(getattr(task, "__qualname__", task))
+
+
+def _replayable(task: TaskRef, args: tuple, kwargs: dict) -> str:  # type: ignore[type-arg]
+    """The arguments of a lost job, to replay it; an email's are not logged (its message)."""
+    from .tasks import SEND_EMAIL_TASK
+
+    if _name_of(task) == SEND_EMAIL_TASK:
+        return "(an email: its message is not logged)"
+    return f"args={args!r:.1000} kwargs={kwargs!r:.1000}"

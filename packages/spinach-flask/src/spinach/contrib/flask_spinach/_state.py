@@ -169,17 +169,24 @@ def broker_from_config(value: Any) -> Broker:
         return value
     if isinstance(value, str):
         if not value.startswith(_URL_SCHEMES):
+            # Never the value itself: a mistyped URL still holds its password.
+            scheme = value.split("://", 1)[0] if "://" in value else ""
+            found = (
+                f"a URL of scheme {scheme!r}"
+                if scheme and "@" not in scheme
+                else (f"a str of {len(value)} characters")
+            )
             raise ValueError(
-                f"SPINACH_BROKER as a str must be a Redis URL (redis://, rediss:// or "
-                f"unix://), not {value!r}"
+                "SPINACH_BROKER as a str must be a Redis URL (redis://, rediss:// or "
+                f"unix://, without leading spaces), not {found}"
             )
         from spinach import RedisBroker
 
         broker: Broker = RedisBroker.from_url(value)
         return broker
     raise TypeError(
-        f"SPINACH_BROKER must be a broker instance such as spinach.RedisBroker(), a Redis "
-        f"URL, or spinach.MemoryBroker(), not {value!r}"
+        "SPINACH_BROKER must be a broker instance such as spinach.RedisBroker(), a Redis "
+        f"URL, or spinach.MemoryBroker(), not a {type(value).__name__}"
     )
 
 
