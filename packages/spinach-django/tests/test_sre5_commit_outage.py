@@ -17,10 +17,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from polls.models import Question
 
-from spinach import RedisBroker
 from spinach.contrib.spinachd import get_engine, schedule_on_commit
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The Redis broker: skipped in the environment of spinach-django alone.
+RedisBroker = pytest.importorskip("spinach.brokers.redis").RedisBroker
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

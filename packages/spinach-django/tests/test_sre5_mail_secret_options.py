@@ -11,8 +11,11 @@ from __future__ import annotations
 import pytest
 from django.core.mail import get_connection, send_mail
 
-from spinach import RedisBroker
 from spinach.contrib.spinachd import get_engine
+
+# The Redis broker: skipped in the environment of spinach-django alone.
+RedisBroker = pytest.importorskip("spinach.brokers.redis").RedisBroker
+pytestmark = pytest.mark.redis
 
 SECRET = "key-0123456789abcdef-SECRET"
 
