@@ -294,3 +294,9 @@ def test_failed_jobs():
         "failed: 0",
         "purged: 0",
     ]
+
+
+def test_job_context():
+    result = run("job_context.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["contexts-sync-worker_0 runs as user of report"]

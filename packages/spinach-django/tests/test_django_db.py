@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from datetime import datetime, timezone
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from spinach import Tasks, signals
-from spinach.job import Job, JobStatus
+from spinach import AsyncioWorkers, Tasks, ThreadWorkers
+from spinach.job import JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def close_asgiref_connections():
+    """Close what persistent connections tests leave in asgiref's thread, which outlives them."""
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 @pytest.fixture
@@ -29,11 +37,22 @@ def db_tasks(project_engine):
         seen["wrapper"] = connections["default"]
         seen["raw"] = connection.connection
         seen["thread"] = threading.current_thread().name
+        seen["queries"] = len(connection.queries)
         if keep_forever:  # as with CONN_MAX_AGE = None
             connection.close_at = None
 
+    @tasks.task(name="aquery")
+    async def aquery(keep_forever: bool):
+        """The same through sync_to_async, as async Django code does."""
+        await sync_to_async(query)(keep_forever)
+
     project_engine.attach_tasks(tasks)
     return seen
+
+
+WORKERS = {"threads": ThreadWorkers, "asyncio": AsyncioWorkers}
+#: Where a job's database code runs: a sync task, or an async task's sync_to_async calls.
+TASKS = ["query", "aquery"]
 
 
 def test_connection_closed_when_a_job_ends(project_engine, db_tasks, recorder):
@@ -44,33 +63,6 @@ def test_connection_closed_when_a_job_ends(project_engine, db_tasks, recorder):
     assert recorder.jobs("job_finished")[0].status is JobStatus.SUCCEEDED
     assert db_tasks["raw"] is not None  # the job did open a connection ...
     assert db_tasks["wrapper"].connection is None  # ... closed once it ended
-
-
-def in_a_thread(namespace: str, signal) -> dict:
-    """In a fresh thread: open a connection, make it obsolete, send ``signal``."""
-    result = {}
-
-    def run():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            connection.close_at = time.monotonic() - 1  # older than CONN_MAX_AGE
-            job = Job("query", "spinach", datetime.now(timezone.utc), 0)
-            signal.send(namespace, job=job)
-            result["after"] = connection.connection
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(10)
-    return result
-
-
-def test_job_finished_closes_obsolete_connections_of_its_namespace_only(project_engine):
-    """The hook on job_finished itself, as the worker thread sends it after a job."""
-    assert in_a_thread(project_engine.namespace, signals.job_finished)["after"] is None
-    assert in_a_thread("another-namespace", signals.job_finished)["after"] is not None
 
 
 def test_obsolete_connection_closed_when_a_job_starts(project_engine, db_tasks, recorder):
@@ -114,3 +106,53 @@ def test_debug_query_log_is_reset_for_each_job(project_engine, settings, recorde
         project_engine.schedule("count_queries")
     project_engine.start_workers(number=1, stop_when_queue_empty=True)
     assert counts == [0, 0, 0]
+
+
+@pytest.mark.parametrize("kind", WORKERS)
+@pytest.mark.parametrize("task", TASKS)
+def test_connection_closed_when_a_job_ends_on_every_kind_of_worker(
+    project_engine, db_tasks, recorder, kind, task
+):
+    """Sync tasks on AsyncioWorkers run in executor threads, async ones use
+    asgiref's thread: the connections there are recycled too."""
+    project_engine.schedule(task, False)
+    project_engine.start_workers(number=2, stop_when_queue_empty=True, workers_class=WORKERS[kind])
+
+    assert recorder.jobs("job_finished")[0].status is JobStatus.SUCCEEDED
+    assert db_tasks["raw"] is not None
+    assert db_tasks["wrapper"].connection is None
+
+
+@pytest.mark.parametrize("kind", WORKERS)
+@pytest.mark.parametrize("task", TASKS)
+def test_obsolete_connection_closed_before_a_job_on_every_kind_of_worker(
+    project_engine, db_tasks, recorder, kind, task
+):
+    project_engine.start_workers(number=1, block=False, workers_class=WORKERS[kind])
+    project_engine.schedule(task, True)
+    recorder.wait_count("job_finished", 1)
+    wrapper, first_raw = db_tasks["wrapper"], db_tasks["raw"]
+    assert wrapper.connection is first_raw  # persistent: kept open after the job
+
+    wrapper.close_at = time.monotonic() - 1  # it grew too old while the worker was idle
+    project_engine.schedule(task, True)
+    recorder.wait_count("job_finished", 2)
+    project_engine.stop_workers()
+
+    assert db_tasks["wrapper"] is wrapper  # the same thread ran both jobs ...
+    assert db_tasks["start"] is None  # ... and the obsolete connection was closed before
+    assert db_tasks["raw"] is not first_raw
+    assert all(j.status is JobStatus.SUCCEEDED for j in recorder.jobs("job_finished"))
+
+
+@pytest.mark.parametrize("kind", WORKERS)
+@pytest.mark.parametrize("task", TASKS)
+def test_debug_query_log_is_reset_before_each_job_on_every_kind_of_worker(
+    project_engine, db_tasks, settings, recorder, kind, task
+):
+    settings.DEBUG = True
+    for _ in range(3):
+        project_engine.schedule(task, True)  # keep the connection and its log between jobs
+    project_engine.start_workers(number=1, stop_when_queue_empty=True, workers_class=WORKERS[kind])
+    assert recorder.count("job_finished") == 3
+    assert db_tasks["queries"] == 1  # its own query only, not those of the jobs before

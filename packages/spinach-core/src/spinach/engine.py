@@ -30,6 +30,7 @@ from .exc import (
     WorkersError,
 )
 from .failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
+from .hooks import AsyncJobContext, JobContext, JobHooks
 from .job import _MAX_TRACK, Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
@@ -173,6 +174,7 @@ class Engine:
         self._own_tasks = Tasks()
         self._running: Optional[_Running] = None
         self._last_run: Optional[_Running] = None  # may still be draining
+        self._hooks = JobHooks()
         self.attach_tasks(self._own_tasks)
         renew_after_fork(self)
 
@@ -218,6 +220,31 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"<Engine namespace={self._namespace!r} broker={self._broker!r}>"
+
+    def add_job_context(
+        self,
+        context: Optional[JobContext] = None,
+        *,
+        async_context: Optional[AsyncJobContext] = None,
+    ) -> None:
+        """Enter a context manager around the code of each job the workers run.
+
+        ``context(job)`` returns a context manager, entered in the thread
+        that runs a sync task (a worker thread of ThreadWorkers, an executor
+        thread of AsyncioWorkers) just before the task is called and exited
+        just after.  ``async_context(job)`` returns an async context manager,
+        entered in the asyncio task that runs an async task, around its
+        await.  This is where per-thread or per-context state belongs
+        (database connections, a tracing context), which signals cannot
+        reach: they are sent by the worker, not always where the code runs.
+
+        Contexts are entered in the order they were added.  They are part
+        of the job: an exception they raise is the job's error, retried as
+        the task's own would be, and a task's ``timeout`` counts their time.
+        Add them before :meth:`start_workers`; :meth:`execute` does not use
+        them.  See :mod:`spinach.hooks`.
+        """
+        self._hooks.add(context, async_context)
 
     # -- tasks ----------------------------------------------------------
 
@@ -818,7 +845,9 @@ class Engine:
         workers_class: Type[BaseWorkers],
     ) -> _Running:
         broker = self._broker
-        runner = JobRunner(self._namespace, self._tasks_get, broker.clock, self._limits, self)
+        runner = JobRunner(
+            self._namespace, self._tasks_get, broker.clock, self._limits, self, self._hooks
+        )
         results = Results()
         workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
         broker.on_cancel_requested = workers.request_cancel

@@ -42,6 +42,7 @@ from .exc import (
     SerializationError,
     UnknownTaskError,
 )
+from .hooks import JobHooks
 from .job import Job, JobError, JobStatus
 from .serialization import DEFAULT_LIMITS, PayloadLimits, encode_result
 from .task import Task
@@ -84,6 +85,7 @@ class JobRunner:
     :arg clock: source of time for retry dates
     :arg limits: bounds of a stored result (size, nesting)
     :arg engine: the Engine whose workers run the jobs (see :attr:`spinach.job.Job.engine`)
+    :arg hooks: the contexts entered around the code of each job (see :mod:`spinach.hooks`)
     """
 
     def __init__(
@@ -93,9 +95,11 @@ class JobRunner:
         clock: Clock,
         limits: PayloadLimits = DEFAULT_LIMITS,
         engine: Any = None,
+        hooks: Optional[JobHooks] = None,
     ) -> None:
         self.namespace = namespace
         self._engine = engine
+        self._hooks = hooks if hooks is not None else JobHooks()
         self._get_task = get_task
         self._clock = clock
         self._limits = limits
@@ -157,12 +161,12 @@ class JobRunner:
                     self._warn_kind(
                         task, "an async task run by ThreadWorkers gets its own event loop"
                     )
-                    call = task.func(*job.task_args, **job.task_kwargs)
+                    call = self._hooks.await_(job, task.func(*job.task_args, **job.task_kwargs))
                     if timeout is not None:
                         call = asyncio.wait_for(call, timeout)
                     value = asyncio.run(self._cancellable(job, call))
                 else:
-                    value = task.func(*job.task_args, **job.task_kwargs)
+                    value = self._hooks.call(job, task.func, *job.task_args, **job.task_kwargs)
             finally:
                 if guard is not None:
                     guard.leave()
@@ -211,10 +215,12 @@ class JobRunner:
             alarm = asyncio.get_running_loop().call_later(timeout, expire)
         try:
             if task.is_async:
-                value = await task.func(*job.task_args, **job.task_kwargs)
+                value = await self._hooks.await_(job, task.func(*job.task_args, **job.task_kwargs))
             else:
                 self._warn_kind(task, "a sync task run by AsyncioWorkers runs in a thread")
-                call = functools.partial(task.func, *job.task_args, **job.task_kwargs)
+                call = functools.partial(
+                    self._hooks.call, job, task.func, *job.task_args, **job.task_kwargs
+                )
                 context = contextvars.copy_context()
                 value = await asyncio.get_running_loop().run_in_executor(None, context.run, call)
         except BaseException as exc:  # a task must never kill its worker

@@ -5,29 +5,60 @@ Django closes the connections that are unusable or older than
 (``close_old_connections``), and clears the query log of ``DEBUG`` when a
 request starts.  Jobs get the same treatment: a worker thread lives for
 hours, so without it a connection broken by a database restart, or kept past
-its maximum age, would fail every later job of that thread.  When a worker
-thread stops, its connections are closed.
+its maximum age, would fail every later job of that thread.
 
-The signals of a job are sent from the thread that runs it (threaded
-workers), so these hooks act on that thread's connections.  On asyncio
-workers they are sent from the event loop, where Django refuses database
-work; the hooks do nothing there, and sync tasks that asyncio workers run in
-an executor thread are not covered.
+Django's connections belong to the thread that opened them, so the checks
+run where each job's code runs, through the Engine's job contexts
+(:meth:`spinach.engine.Engine.add_job_context`):
+
+- a sync task, in the thread that runs it: a worker thread of
+  ``ThreadWorkers`` or an executor thread of ``AsyncioWorkers``;
+- an async task, in the thread where its ``sync_to_async`` calls run
+  (asgiref's thread for thread-sensitive calls, Django's default), before
+  and after the task: the connections its ORM calls use.
+
+When a worker thread of ``ThreadWorkers`` stops, its connections are closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
+from typing import Any, AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections, reset_queries
 
-from spinach import signals
+from spinach import Engine, signals
+from spinach.job import Job
 
 __all__ = ["connect_database_hooks"]
 
 logger = logging.getLogger("spinach.contrib.django")
+
+
+def _before_job() -> None:
+    reset_queries()
+    close_old_connections()
+
+
+@contextlib.contextmanager
+def _sync_job(job: Job) -> Iterator[None]:
+    _before_job()
+    try:
+        yield
+    finally:
+        close_old_connections()
+
+
+@contextlib.asynccontextmanager
+async def _async_job(job: Job) -> AsyncIterator[None]:
+    await sync_to_async(_before_job)()
+    try:
+        yield
+    finally:
+        await sync_to_async(close_old_connections)()
 
 
 def _in_event_loop() -> bool:
@@ -38,30 +69,16 @@ def _in_event_loop() -> bool:
     return True
 
 
-def _job_started(namespace: str, **kwargs: Any) -> None:
-    if _in_event_loop():
-        return
-    reset_queries()
-    close_old_connections()
-
-
-def _job_finished(namespace: str, **kwargs: Any) -> None:
-    if _in_event_loop():
-        return
-    close_old_connections()
-
-
 def _worker_terminated(namespace: str, **kwargs: Any) -> None:
-    if _in_event_loop():
+    if _in_event_loop():  # AsyncioWorkers: the loop's thread holds no connection
         return
     connections.close_all()
 
 
-def connect_database_hooks(namespace: str) -> None:
-    """Recycle database connections around the jobs of ``namespace``.
+def connect_database_hooks(engine: Engine) -> None:
+    """Recycle database connections around the jobs of ``engine``.
 
-    Connecting the same namespace again is harmless.
+    Call it once per Engine, before its workers start.
     """
-    signals.job_started.connect(_job_started, sender=namespace, weak=False)
-    signals.job_finished.connect(_job_finished, sender=namespace, weak=False)
-    signals.worker_terminated.connect(_worker_terminated, sender=namespace, weak=False)
+    engine.add_job_context(_sync_job, async_context=_async_job)
+    signals.worker_terminated.connect(_worker_terminated, sender=engine.namespace, weak=False)

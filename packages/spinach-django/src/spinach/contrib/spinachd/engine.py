@@ -75,6 +75,6 @@ def create_engine() -> Engine:
         engine.attach_tasks(clear_sessions_tasks(periodicity))
     if background_email:
         engine.attach_tasks(email_tasks())
-    connect_database_hooks(engine.namespace)
+    connect_database_hooks(engine)
     logger.debug("Created %r with tasks %s", engine, ", ".join(sorted(engine.tasks)))
     return engine

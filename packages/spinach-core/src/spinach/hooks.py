@@ -1,0 +1,96 @@
+"""Context managers entered around the code of every job of an Engine.
+
+Signals tell receivers that a job started or finished; they are sent by
+the worker, which for some jobs is not where the task's code runs: a sync
+task run by :class:`~spinach.worker.AsyncioWorkers` runs in an executor
+thread, and an async task's own context is its asyncio task.  State that is
+per thread or per context (database connections, tracing contexts) needs a
+hook that runs exactly there, which is what these are:
+
+- a *job context* is a callable taking the :class:`~spinach.job.Job` and
+  returning a context manager; it is entered in the thread that runs a sync
+  task, just before the task is called, and exited right after it returns
+  or raises;
+- an *async job context* returns an async context manager, entered in the
+  asyncio task that runs an async task, around the await of the task.
+
+Register them with :meth:`spinach.engine.Engine.add_job_context`.  They are
+part of the job: what they raise is the job's error (retried or not as the
+task's own exceptions are), and a task timeout counts their time too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, AsyncContextManager, Awaitable, Callable, ContextManager, Tuple, TypeVar
+
+from .job import Job
+
+__all__ = ["AsyncJobContext", "JobContext", "JobHooks"]
+
+#: Returns the context manager entered around the sync code of a job.
+JobContext = Callable[[Job], ContextManager[Any]]
+#: Returns the async context manager entered around an async job.
+AsyncJobContext = Callable[[Job], AsyncContextManager[Any]]
+
+_T = TypeVar("_T")
+
+
+class JobHooks:
+    """The job contexts of one Engine.
+
+    Registering is guarded by a lock and replaces an immutable tuple, so the
+    workers read the current contexts without a lock, and a job with none
+    pays one attribute read.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sync: Tuple[JobContext, ...] = ()
+        self.asynchronous: Tuple[AsyncJobContext, ...] = ()
+
+    def add(
+        self,
+        context: JobContext | None = None,
+        async_context: AsyncJobContext | None = None,
+    ) -> None:
+        """Register a job context, an async job context, or both."""
+        if context is None and async_context is None:
+            raise TypeError("add_job_context() needs a context, an async_context or both")
+        for name, value in (("context", context), ("async_context", async_context)):
+            if value is not None and not callable(value):
+                raise TypeError(
+                    f"{name} must be a callable taking the job and returning a context "
+                    f"manager, not {type(value).__name__}"
+                )
+        with self._lock:
+            if context is not None:
+                self.sync = (*self.sync, context)
+            if async_context is not None:
+                self.asynchronous = (*self.asynchronous, async_context)
+
+    def call(self, job: Job, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Call ``func`` inside the job contexts, in the calling thread."""
+        contexts = self.sync
+        if not contexts:
+            return func(*args, **kwargs)
+        with contextlib.ExitStack() as stack:
+            for context in contexts:
+                stack.enter_context(context(job))
+            return func(*args, **kwargs)
+
+    async def await_(self, job: Job, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` inside the async job contexts."""
+        contexts = self.asynchronous
+        if not contexts:
+            return await awaitable
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for context in contexts:
+                    await stack.enter_async_context(context(job))
+                return await awaitable
+        finally:
+            close = getattr(awaitable, "close", None)
+            if close is not None:  # a context failed before the coroutine was awaited
+                close()
