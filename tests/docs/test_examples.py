@@ -72,6 +72,15 @@ def test_periodic():
     assert out.splitlines()[:2] == ["Starting workers, ^C to quit", "Making coffee..."]
 
 
+def test_cron():
+    result = run("cron.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"nightly_report runs next at \S+T03:00:00\+0[12]:00", lines[0])
+    assert re.fullmatch(r"clean_up runs next at \S+T\d\d:00:00\+00:00", lines[1])
+    assert len(lines) == 2
+
+
 def test_batch():
     result = run("batch.py")
     assert result.returncode == 0, result.stderr

@@ -30,6 +30,7 @@ from typing import Callable, Dict, Optional
 
 from . import signals
 from .brokers.base import Broker
+from .cron import CronPlanner
 from .exc import JobLostError, UnknownTaskError
 from .job import Job
 from .notifier import Results
@@ -103,6 +104,7 @@ class Arbiter:
         acknowledgement; the arbiter then stops.
     :arg on_crash: called (from the dying thread) if the arbiter thread
         ends by an unexpected exception
+    :arg cron: plans the ticks of the cron tasks (see :mod:`spinach.cron`)
     """
 
     def __init__(
@@ -115,8 +117,10 @@ class Arbiter:
         runner: JobRunner,
         on_queue_empty: Optional[Callable[[], None]] = None,
         on_crash: Optional[Callable[[BaseException], None]] = None,
+        cron: Optional[CronPlanner] = None,
     ) -> None:
         self._broker = broker
+        self._cron = cron
         self._workers = workers
         self._results = results
         self._queue = queue
@@ -191,6 +195,10 @@ class Arbiter:
                     self._recover_dead_workers()
                     next_heartbeat = mono + broker.heartbeat_interval
                 polite = POLITE_DELAY if mono < self._polite_until else 0.0
+                if self._cron is not None:
+                    check = self._cron.next_check()
+                    if check is not None and now >= check:
+                        self._cron.plan(now)
                 if (
                     broker.consume_future_changed()
                     or heartbeat
@@ -217,6 +225,10 @@ class Arbiter:
             if next_due is not None:
                 polite = POLITE_DELAY if clock.monotonic() < self._polite_until else 0.0
                 wait = min(wait, next_due + polite - clock.time())
+            if self._cron is not None:
+                check = self._cron.next_check()
+                if check is not None:
+                    wait = min(wait, check - clock.time())
             broker.wait_for_event(max(0.0, wait))
 
     def _recover_dead_workers(self) -> None:

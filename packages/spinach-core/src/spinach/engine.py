@@ -18,6 +18,7 @@ from ._forks import renew_after_fork
 from .arbiter import Arbiter
 from .brokers.base import Broker
 from .codec import PayloadCodec
+from .cron import CronPlanner
 from .exc import (
     InvalidTaskError,
     JobCancelledError,
@@ -876,6 +877,7 @@ class Engine:
             runner,
             on_queue_empty=self._stop_when_empty if stop_when_queue_empty else None,
             on_crash=on_crash,
+            cron=CronPlanner(self._namespace, broker, lambda: self._tasks),
         )
         running = _Running(queue, workers, results, arbiter)
         return running

@@ -6,7 +6,7 @@ import inspect
 import numbers
 import re
 import weakref
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -22,6 +22,7 @@ from typing import (
     Union,
 )
 
+from .cron import CronSchedule
 from .exc import (
     AbortException,
     InvalidJobSignatureError,
@@ -89,6 +90,7 @@ class Task:
     __slots__ = (
         "_checked",
         "_signature",
+        "cron",
         "func",
         "is_async",
         "max_concurrency",
@@ -113,8 +115,11 @@ class Task:
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
         timeout: Optional[timedelta] = None,
+        cron: Optional[CronSchedule] = None,
     ) -> None:
         self.func = func
+        #: The cron schedule of a cron task, or ``None``.
+        self.cron = cron
         #: Longest time a job of this task may run, or ``None``.
         self.timeout = timeout
         #: Whether its jobs are tracked; ``None``: as the Engine's ``track_jobs`` says.
@@ -159,6 +164,21 @@ class Task:
 
 #: What identifies a task when scheduling a job: its name, function or Task.
 TaskRef = Union[str, Callable[..., Any], Task]
+
+
+def _check_cron(
+    name: str, cron: object, zone: object, periodicity: Optional[timedelta]
+) -> Optional[CronSchedule]:
+    where = f"task {name!r}"
+    if cron is None:
+        if zone is not None:
+            raise InvalidTaskError(f"{where}: timezone is only for cron tasks (give cron too)")
+        return None
+    if periodicity is not None:
+        raise InvalidTaskError(f"{where}: give periodicity or cron, not both")
+    if zone is not None and not isinstance(zone, (str, tzinfo)):
+        raise InvalidTaskError(f"{where}: timezone must be a str or a tzinfo, not {zone!r}")
+    return CronSchedule(cron, zone, where)  # type: ignore[arg-type]
 
 
 def _check_options(
@@ -344,6 +364,8 @@ class Tasks:
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
         timeout: Optional[timedelta] = None,
+        cron: Optional[str] = None,
+        timezone: Union[str, tzinfo, None] = None,
     ) -> Any:
         """Decorator to register a task function.
 
@@ -368,6 +390,8 @@ class Tasks:
                 track=track,
                 store_result=store_result,
                 timeout=timeout,
+                cron=cron,
+                timezone=timezone,
             )
             return function
 
@@ -387,6 +411,8 @@ class Tasks:
         track: Optional[bool] = None,
         store_result: Union[bool, timedelta] = False,
         timeout: Optional[timedelta] = None,
+        cron: Optional[str] = None,
+        timezone: Union[str, tzinfo, None] = None,
     ) -> None:
         """Register a task function.
 
@@ -414,6 +440,12 @@ class Tasks:
             cancelled; a job on a thread is interrupted at its next Python
             instruction, and its worker slot and concurrency token are freed
             soon after even if it cannot be (see the chapter "Following jobs").
+        :arg cron: for cron tasks, a five-field cron expression
+            (``"0 3 * * 1-5"``) or an alias (``"@daily"``): the task runs at
+            each tick, once across all workers, never early.  Needs
+            ``pip install 'spinach-core[cron]'``; see :mod:`spinach.cron`.
+        :arg timezone: the time zone of ``cron`` (an IANA name such as
+            ``"Europe/Paris"``, or a ``tzinfo``); UTC by default.
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -436,6 +468,7 @@ class Tasks:
         _check_store_result(name, store_result)
         _check_timeout(name, timeout)
         track = _first(track, self.track, None)
+        schedule = _check_cron(name, cron, timezone, periodicity)
         task = Task(
             func,
             name,
@@ -446,13 +479,15 @@ class Tasks:
             track=track,
             store_result=store_result,
             timeout=timeout,
+            cron=schedule,
         )
-        if periodicity is not None:
+        if periodicity is not None or schedule is not None:
             try:
                 task.check_arguments((), {})
             except InvalidJobSignatureError:
+                kind = "periodic" if schedule is None else "cron"
                 raise InvalidTaskError(
-                    f"periodic task {name!r} must be callable without arguments"
+                    f"{kind} task {name!r} must be callable without arguments"
                 ) from None
         for engine in self._live_engines():
             engine._register_task(task)  # raises before anything is changed

@@ -76,7 +76,7 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
@@ -238,6 +238,17 @@ class Broker(ABC):
         schedule.  Periodic tasks declared by other workers are kept: each
         heartbeat declares this worker's tasks again, and a task no live
         worker declared for ``broker_dead_threshold_seconds`` is retired.
+        """
+
+    @abstractmethod
+    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
+        """Plan the next tick of cron tasks, each given as a job due at the tick.
+
+        Atomically, for each job: if its ``at`` is later than the last tick
+        planned for its task (or none was), it becomes that task's last tick
+        and the job is enqueued (as a future job); otherwise it is dropped.
+        So a tick is planned once, however many workers offer it.  Return,
+        for each task given, the timestamp of its last tick planned.
         """
 
     @abstractmethod

@@ -101,6 +101,8 @@ class _Namespace:
     periodic_seen: Dict[str, float] = field(default_factory=dict)
     # retired periodic task name -> its next due date when retired
     periodic_retired: Dict[str, float] = field(default_factory=dict)
+    # cron task name -> the timestamp of the last tick planned
+    cron_planned: Dict[str, float] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     # job id -> record, for tracked jobs; (expiry, job id) of finished ones
     records: Dict[str, _Record] = field(default_factory=dict)
@@ -212,6 +214,26 @@ class MemoryBroker(Broker):
             for job, payload in payloads:
                 self._store(space, job, payload, now)
             self._notify(space, jobs)
+
+    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
+        """Plan the next ticks of cron tasks; see :meth:`Broker.plan_cron_runs`."""
+        payloads = [(job, self.codec.encode(job)) for job in runs]
+        planned: Dict[str, float] = {}
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            stored = []
+            for job, payload in payloads:
+                tick = job.at_timestamp
+                last = space.cron_planned.get(job.task_name)
+                if last is None or tick > last:
+                    space.cron_planned[job.task_name] = last = tick
+                    self._store(space, job, payload, now)
+                    stored.append(job)
+                planned[job.task_name] = last
+            if stored:
+                self._notify(space, stored)
+        return planned
 
     def _store(self, space: _Namespace, job: Job, payload: str, now: float) -> None:
         at = job.due_timestamp

@@ -533,6 +533,22 @@ class RedisBroker(Broker):
             [keys.prefix, self._now_arg(), *args],
         )
 
+    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
+        """Plan the next ticks of cron tasks; see :meth:`Broker.plan_cron_runs`."""
+        keys = self.keys
+        args: List[Any] = [keys.prefix, self._now_arg()]
+        names = {}
+        for job in runs:
+            token = task_token(job.task_name)
+            names[token] = job.task_name
+            args += (token, repr(job.at_timestamp), job.queue, self.codec.encode(job))
+        reply = self._run("plan cron runs", "plan_cron", [keys.future, keys.cron], args)
+        return {
+            names[_text(reply[i])]: float(reply[i + 1])
+            for i in range(0, len(reply), 2)
+            if _text(reply[i]) in names
+        }
+
     def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
         keys = self.keys
@@ -1120,7 +1136,7 @@ class RedisBroker(Broker):
             doomed += [keys.queue(name) for name in names]
             doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
-            doomed += [keys.max_concurrency_seen]
+            doomed += [keys.max_concurrency_seen, keys.cron]
             doomed += [keys.parked(task) for task in tasks]
             failed = [_text(i) for i in client.zrange(keys.failed, 0, -1)]
             doomed += [keys.failed, keys.failed_bounds] + [keys.failed_job(i) for i in failed]

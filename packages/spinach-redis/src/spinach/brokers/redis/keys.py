@@ -37,6 +37,8 @@ class Keys:
         self.periodic_seen = prefix + "periodic_seen"
         #: hash of retired periodic task token -> its next due date then
         self.periodic_retired = prefix + "periodic_retired"
+        #: hash of cron task token -> the timestamp of its last tick planned
+        self.cron = prefix + "cron"
         #: zset of worker ids, scored by last heartbeat (the server's time)
         self.brokers = prefix + "brokers"
         #: set of the names of the queues that ever held a job

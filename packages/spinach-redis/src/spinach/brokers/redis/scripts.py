@@ -57,6 +57,7 @@ SCRIPT_NAMES = (
     "fetch",
     "heartbeat",
     "move_future",
+    "plan_cron",
     "purge_failed",
     "register",
     "register_periodic",
