@@ -71,6 +71,7 @@ class Cluster:
         threshold: float = 3.0,
         asyncio: bool = False,
         periodic: tuple[float, ...] = (),
+        cron_every: tuple[float, ...] = (),
         queue: str = "spinach",
         timeout: float = 30.0,
         extra: Sequence[str] = (),
@@ -83,6 +84,8 @@ class Cluster:
             args.append("--asyncio")
         for period in periodic:
             args += ["--periodic", str(period)]
+        for seconds in cron_every:
+            args += ["--cron-every", str(seconds)]
         args += extra  # more options of worker_app.py, e.g. ("--skew", "30")
         log = open(self.logs / f"worker{len(self.processes)}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -62,6 +62,23 @@ def test_periodic_task_runs_once_per_period_with_three_workers(workers):
     assert abs(periods - round(periods)) < 1e-6  # the schedule stays on the grid
 
 
+def test_cron_task_runs_once_per_tick_with_three_workers(workers):
+    for _ in range(3):
+        workers.start_worker(threads=2, cron_every=(0.5,))
+    ticks = [
+        float(workers.wait_event(lambda e: e.startswith("slot cron_0.5 ")).split()[2])
+        for _ in range(8)
+    ]
+    # Three workers plan every tick, yet each tick ran once, on its date.
+    assert len(set(ticks)) == len(ticks), ticks
+    assert all(abs(t / 0.5 - round(t / 0.5)) < 1e-6 for t in ticks), ticks
+    assert workers.watch(0, lambda e: e.startswith("early ")) is None
+    records = workers.records()
+    assert len([r for r in records if r.startswith("tick cron_0.5 ")]) == len(
+        {r.split()[2] for r in records if r.startswith("slot cron_0.5 ")}
+    )
+
+
 def test_new_deploy_changes_periodicity_and_retires_removed_tasks(workers, wait_until):
     old = workers.start_worker(threads=2, periodic=(3600, 0.2))
     workers.wait_event(lambda e: e.startswith("tick tick_3600 "))

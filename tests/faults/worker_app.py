@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import random
 import re
 import sys
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any, Callable
 
 PID = os.getpid()
@@ -49,6 +50,24 @@ _early_skew_from_argv()
 import redis  # noqa: E402
 
 from spinach import AsyncioWorkers, Engine, RedisBroker, Tasks, ThreadWorkers, signals  # noqa: E402
+from spinach.cron import CronSchedule  # noqa: E402
+
+
+class EverySeconds(CronSchedule):
+    """A cron schedule ticking every few seconds, where cron's finest step is a minute.
+
+    Planning ticks across worker processes is what the tests of this app
+    prove, and it is the same whatever the schedule; the arithmetic of cron
+    expressions (cronsim's) is proved by tests/contract/test_cron.py.
+    """
+
+    def __init__(self, seconds: float) -> None:  # no cron expression to parse
+        self.seconds = seconds
+        self.expression = f"every {seconds:g} s"
+        self.zone = timezone.utc
+
+    def next_after(self, timestamp: float) -> float:
+        return (math.floor(timestamp / self.seconds) + 1) * self.seconds
 
 
 def main() -> None:
@@ -67,6 +86,13 @@ def main() -> None:
         action="append",
         default=[],
         help="period in seconds of a periodic task 'tick_<period>'",
+    )
+    parser.add_argument(
+        "--cron-every",
+        type=float,
+        action="append",
+        default=[],
+        help="seconds between the ticks of a cron task 'cron_<seconds>'",
     )
     parser.add_argument("--max-concurrency", type=int, default=2)
     parser.add_argument(
@@ -162,12 +188,21 @@ def main() -> None:
 
         tasks.add(tick, name=name, periodicity=timedelta(seconds=period))
 
+    for seconds in args.cron_every:
+        name = f"cron_{seconds:g}"
+
+        def cron_tick(name: str = name) -> None:
+            write("tick", name, "-")
+
+        tasks.add(cron_tick, name=name, cron="* * * * *")
+        tasks.tasks[name].cron = EverySeconds(seconds)
+
     @signals.job_started.connect_via(args.namespace)
     def on_started(namespace: str, job, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
         if job.at_timestamp > true_time() + 0.001:  # 1 ms for the rounding of datetimes
             token = job.task_args[0] if job.task_args else "-"
             write("early", job.task_name, token)
-        if job.task_name.startswith("tick_"):
+        if job.task_name.startswith(("tick_", "cron_")):
             write("slot", job.task_name, f"{job.at_timestamp:.6f}")
 
     @signals.job_failed.connect_via(args.namespace)
