@@ -162,10 +162,11 @@ def restart_app(monkeypatch):
     def restart(**overrides):
         with override_settings(**overrides):
             config.ready()
-        # A process started with those settings: ending the override must not
-        # rebuild its Engine (an override of a Spinach setting does, see
-        # test_django_testing.py).
-        config._stale = False
+            started = config.engine
+        # A process started with those settings: the Engine that ending the
+        # override builds again (an override of a Spinach setting does, see
+        # test_django_testing.py) is replaced by the one ready() made.
+        config._engine, config._stale = started, False
         return config.engine
 
     return restart

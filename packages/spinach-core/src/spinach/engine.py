@@ -421,6 +421,20 @@ class Engine:
         batch._mark_scheduled()
         return jobs
 
+    def prepare_batch(self, batch: Batch) -> PreparedBatch:
+        """Check and encode every job of ``batch`` now, to enqueue them later.
+
+        For code that enqueues on an event, such as a database commit
+        (:func:`spinach.contrib.spinachd.schedule_on_commit`): every check
+        of :meth:`schedule_batch` runs here (unknown task, signature, JSON,
+        size), so a mistake raises in the caller, and the jobs carry their
+        arguments as they are now, whatever the caller changes afterwards.
+        :meth:`PreparedBatch.schedule` enqueues them, all or none.
+        """
+        jobs = self._make_batch(batch)
+        batch._mark_scheduled()
+        return PreparedBatch(self, jobs)
+
     def _make_batch(self, batch: Batch) -> List[Job]:
         batch._check_not_scheduled()
         now = self._broker.clock.time()
@@ -960,6 +974,32 @@ class Engine:
 
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+class PreparedBatch:
+    """Jobs checked and encoded by :meth:`Engine.prepare_batch`, not enqueued yet."""
+
+    def __init__(self, engine: Engine, jobs: List[Job]) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._done = False
+        #: The jobs, as they will be enqueued.
+        self.jobs = jobs
+
+    def schedule(self) -> List[Job]:
+        """Enqueue the jobs in one call to the broker; once only.
+
+        :raises SpinachError: if they were enqueued already (or a call failed:
+            a job may then be in the broker, and enqueueing it twice could run
+            it twice)
+        """
+        with self._lock:
+            if self._done:
+                raise SpinachError("this PreparedBatch was scheduled already")
+            self._done = True
+        if self.jobs:
+            self._engine.broker.enqueue_jobs(self.jobs)
+        return self.jobs
 
 
 class _StopSignals:

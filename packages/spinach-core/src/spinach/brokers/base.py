@@ -159,6 +159,16 @@ class Broker(ABC):
             )
         self._namespace = namespace
 
+    def copy(self) -> Broker:
+        """A new broker of the same kind and settings, bound to no namespace yet.
+
+        Same storage (Redis connection, or memory store), same dead
+        threshold and clock: for an Engine of another namespace, since a
+        broker serves one namespace (Django's ``override_settings`` of
+        ``SPINACH_NAMESPACE`` alone uses it).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be copied")
+
     @property
     def heartbeat_interval(self) -> float:
         """Seconds between two heartbeats of a running worker.

@@ -161,6 +161,14 @@ class MemoryBroker(Broker):
         self._held: Dict[str, Job] = {}
         self._discarded: Dict[str, Job] = {}
 
+    def copy(self) -> MemoryBroker:
+        """A broker on the same store, bound to no namespace; see :meth:`Broker.copy`."""
+        return MemoryBroker(
+            store=self.store,
+            broker_dead_threshold_seconds=self.broker_dead_threshold_seconds,
+            clock=self.clock,
+        )
+
     @property
     def _ns(self) -> _Namespace:
         return self.store._space(self.namespace)

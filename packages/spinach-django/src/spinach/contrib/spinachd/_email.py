@@ -85,10 +85,16 @@ def check_message(message: Any) -> None:
 
     :raises TypeError: if ``message`` is not an ``EmailMessage``, or is a
         subclass without the :class:`SpinachEmailHook` methods
+    :raises django.core.mail.BadHeaderError: for a header holding a newline,
+        as Django's backends raise it
     """
     if not isinstance(message, EmailMessage):
         raise TypeError(f"not an email message: {message!r}")
     if type(message) in (EmailMessage, EmailMultiAlternatives) or _has_hook(type(message)):
+        # Built once here as Django's own backends build it, so that what
+        # they refuse in the caller is refused in the caller: a header with
+        # a newline (BadHeaderError), which the worker could never send.
+        message.message()
         return
     raise TypeError(
         f"{type(message).__module__}.{type(message).__qualname__} cannot be sent in the "

@@ -38,8 +38,9 @@ class SpinachdConfig(AppConfig):
 
     When a setting of :data:`ENGINE_SETTINGS` changes (Django's
     ``override_settings``, pytest-django's ``settings`` fixture), the Engine
-    is built again from the new settings, and again when the override
-    ends: a test can give the project a broker of its own.  The replaced
+    is built again from the new settings at once (its ``tasks.py``
+    registries then schedule on it), and again when the override ends: a
+    test can give the project a broker or a namespace of its own.  The replaced
     Engine's workers are not stopped: stop them before changing settings.
     """
 
@@ -58,11 +59,30 @@ class SpinachdConfig(AppConfig):
         setting_changed.connect(self._setting_changed, weak=False, dispatch_uid="spinachd-engine")
 
     def _setting_changed(self, setting: str, **kwargs: Any) -> None:
-        # Rebuilt when next used, once every setting of the override is in place.
-        if setting in ENGINE_SETTINGS and self._engine is not None:
-            with _rebuild_lock:
-                self._stale = True
-            logger.debug("%s changed: the project's Engine will be built again", setting)
+        if setting not in ENGINE_SETTINGS or self._engine is None:
+            return
+        from .engine import create_engine
+
+        logger.debug("%s changed: the project's Engine is built again", setting)
+        with _rebuild_lock:
+            self._stale = True
+            # At once: the tasks.py registries schedule on the last Engine they
+            # were attached to, which must be the new one from now on, not the
+            # one of the settings the override replaced (or restored).
+            try:
+                engine = create_engine(provisional=True)
+            except Exception as exc:
+                # Settings may be changed one by one: this may be a state
+                # half-way. Built again when next used, where an error that
+                # remains reaches the caller.
+                logger.debug("Engine not built yet after %s changed: %r", setting, exc)
+                return
+            self._engine = engine
+            # Final unless it works on a copy of the settings' broker (see
+            # create_engine): then the next use binds the broker itself.
+            from django.conf import settings
+
+            self._stale = engine.broker is not getattr(settings, "SPINACH_BROKER", engine.broker)
 
     @property
     def engine(self) -> Engine:

@@ -9,7 +9,9 @@ from typing import List
 from django.apps import apps
 from django.utils.module_loading import module_has_submodule
 
+from spinach.brokers.base import Broker
 from spinach.engine import Engine
+from spinach.exc import NamespaceError
 from spinach.task import Tasks
 
 from . import conf
@@ -51,7 +53,24 @@ def discover_tasks() -> List[Tasks]:
     return found
 
 
-def create_engine() -> Engine:
+def _broker_for(broker: Broker, namespace: str, provisional: bool) -> Broker:
+    """``broker``, or a copy of it (same storage) where binding it would be wrong.
+
+    A broker serves one namespace for good.  When a test overrides
+    ``SPINACH_NAMESPACE`` alone, the broker of the settings still serves the
+    Engine of the former one: a copy serves the new one.  A provisional
+    Engine (built while settings change one by one, as pytest-django's
+    ``settings`` fixture changes them) never binds the settings' broker, which
+    could be bound to a namespace about to be replaced.
+    """
+    try:
+        bound = broker.namespace
+    except NamespaceError:  # not bound yet
+        return broker.copy() if provisional else broker
+    return broker if bound == namespace else broker.copy()
+
+
+def create_engine(provisional: bool = False) -> Engine:
     """Create an Engine configured from the Django settings.
 
     - broker and namespace from ``SPINACH_BROKER`` and ``SPINACH_NAMESPACE``;
@@ -64,11 +83,15 @@ def create_engine() -> Engine:
     - database connections are recycled around each job of its namespace.
 
     The ``spinachd`` application calls it once, when Django starts; the
-    result is :func:`spinach.contrib.spinachd.get_engine`.
+    result is :func:`spinach.contrib.spinachd.get_engine`.  A ``provisional``
+    Engine, built when a setting changes, works on a copy of the settings'
+    broker if that one is not bound to a namespace yet (same storage, same
+    jobs), and is replaced when next asked for.
     """
     periodicity = conf.clear_sessions_periodicity()  # check every setting before anything
     background_email = conf.background_email_enabled()
-    engine = Engine(conf.broker(), namespace=conf.namespace())
+    namespace = conf.namespace()
+    engine = Engine(_broker_for(conf.broker(), namespace, provisional), namespace=namespace)
     for tasks in discover_tasks():
         engine.attach_tasks(tasks)
     if periodicity is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
-from django.core.mail import get_connection
+from django.core.mail import BadHeaderError, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from spinach.exc import AbortException, RetryException
 from spinach.runner import current_job
@@ -37,11 +38,14 @@ def is_permanent_smtp_error(error: BaseException) -> bool:
     Permanent: recipients all refused with 5xx (a 4xx, e.g. a full mailbox
     or greylisting, is worth retrying), a sender or message refused with
     550-554 (unknown address, too large, rejected content), an SMTP
-    extension the server lacks.  Temporary, retried on the backoff: every
+    extension the server lacks, a header Django refuses to write (a
+    newline in it: ``BadHeaderError``).  Temporary, retried on the backoff: every
     reply about the worker's own set-up, which an operator fixes while the
     mails wait (530, 534, 535, 538 and enhanced codes 5.7.x: authentication
     and TLS; 500-504: the session), connection errors, timeouts and 4xx.
     """
+    if isinstance(error, BadHeaderError):  # a header with a newline: refused by Django
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return bool(codes) and all(code in _MESSAGE_CODES for code in codes)
@@ -93,7 +97,7 @@ def send_email(message: Dict[str, Any], connection: Optional[Dict[str, Any]] = N
     message_id = message_id_of(message)
     backend = get_connection(conf.actual_email_backend(), fail_silently=False, **(connection or {}))
     try:
-        backend.send_messages([email])
+        refused = _send(backend, email)
     except Exception as exc:
         if is_permanent_smtp_error(exc):
             logger.error(
@@ -115,7 +119,97 @@ def send_email(message: Dict[str, Any], connection: Optional[Dict[str, Any]] = N
             delay,
         )
         raise RetryException(f"email {message_id} not sent: {exc!r}", at=at) from exc
-    logger.debug("Sent email %s to %d recipients", message_id, len(email.recipients()))
+    if refused:
+        _send_again_to_refused(message, connection, message_id, refused)
+    logger.debug(
+        "Sent email %s to %d recipients", message_id, len(email.recipients()) - len(refused)
+    )
+
+
+def _send(backend: Any, email: Any) -> Dict[str, Tuple[int, bytes]]:
+    """Send ``email``; return the recipients refused while others were accepted.
+
+    An SMTP server may accept some recipients of a message and refuse
+    others: ``smtplib`` then sends to the accepted ones and returns the
+    refused ones, which Django's SMTP backend drops.  They are caught here,
+    on the backend's own connection.
+    """
+    refused: Dict[str, Tuple[int, bytes]] = {}
+    if not isinstance(backend, SMTPBackend):
+        backend.send_messages([email])
+        return refused
+    opened = backend.open()
+    try:
+        connection = backend.connection
+        if connection is not None:
+            sendmail = connection.sendmail
+
+            def sendmail_noting_refusals(*args: Any, **kwargs: Any) -> Any:
+                result = sendmail(*args, **kwargs)
+                refused.update(result or {})
+                return result
+
+            connection.sendmail = sendmail_noting_refusals
+        backend.send_messages([email])
+    finally:
+        if opened:
+            backend.close()
+    return refused
+
+
+def _send_again_to_refused(
+    message: Dict[str, Any],
+    connection: Optional[Dict[str, Any]],
+    message_id: str,
+    refused: Dict[str, Tuple[int, bytes]],
+) -> None:
+    """Log the recipients refused for good; send again later to those refused for now.
+
+    The new job carries the same message (same ``Message-ID``, same ``To``
+    and ``Cc`` headers) for the temporarily refused recipients only, so the
+    others never get it twice; it counts against ``SPINACH_EMAIL_MAX_RETRIES``.
+    """
+    permanent = sorted(a for a, (code, _) in refused.items() if code in _MESSAGE_CODES)
+    temporary = sorted(a for a in refused if a not in permanent)
+    if permanent:
+        logger.error(
+            "Email %s refused for good for %s: %r",
+            message_id,
+            ", ".join(permanent),
+            {a: refused[a] for a in permanent},
+        )
+    if not temporary:
+        return
+    done = int(message.get("recipient_retries", 0))
+    if done >= conf.email_max_retries():
+        logger.error(
+            "Email %s not sent to %s after %d retries, given up: %r",
+            message_id,
+            ", ".join(temporary),
+            done,
+            {a: refused[a] for a in temporary},
+        )
+        return
+    again = dict(message)
+    headers = dict(message["headers"])
+    present = {key.lower() for key in headers}
+    for header, key in (("To", "to"), ("Cc", "cc")):
+        if header.lower() not in present and message[key]:
+            headers[header] = ", ".join(message[key])  # as the others got it
+    again.update(to=[], cc=[], bcc=temporary, headers=headers, recipient_retries=done + 1)
+    delay = conf.email_retry_backoff()(done)
+    from . import get_engine
+
+    engine = get_engine()
+    args: Tuple[Any, ...] = (again,) if not connection else (again, connection)
+    engine.schedule_at(SEND_EMAIL_TASK, engine.broker.clock.now() + delay, *args)
+    logger.warning(
+        "Email %s refused for now for %s (%r): sending to them again in %s",
+        message_id,
+        ", ".join(temporary),
+        {a: refused[a] for a in temporary},
+        delay,
+    )
 
 
 def email_tasks() -> Tasks:

@@ -14,7 +14,8 @@ from flask.ctx import AppContext
 from spinach import signals
 from spinach.brokers.base import Broker
 from spinach.engine import Engine
-from spinach.job import Job
+from spinach.exc import JobCancelledError
+from spinach.job import Job, JobStatus
 
 __all__ = [
     "EXTENSION_KEY",
@@ -139,8 +140,13 @@ class AppState:
         if scope is None:
             return
         self._scope.set(None)
-        # Teardown functions get the job's error, as they get a request's.
-        scope.context.pop(scope.error)
+        # Teardown functions get the job's error, as they get a request's. A
+        # cancelled job sends no error signal, yet its work must not be kept
+        # as a success would be (a teardown committing a session).
+        error = scope.error
+        if error is None and job.status is JobStatus.CANCELLED:
+            error = JobCancelledError(f"job {job.id} of task {job.task_name!r} was cancelled")
+        scope.context.pop(error)
 
 
 def state_of(app: Flask) -> AppState:

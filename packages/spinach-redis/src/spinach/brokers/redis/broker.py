@@ -134,6 +134,16 @@ class RedisBroker(Broker):
         self._keys: Optional[Keys] = None
         self._init_process_state()
 
+    def copy(self) -> RedisBroker:
+        """A broker on the same Redis client, bound to no namespace; see :meth:`Broker.copy`."""
+        return RedisBroker(
+            self._redis,
+            broker_dead_threshold_seconds=self.broker_dead_threshold_seconds,
+            clock=None if self._server_clock is not None else self.clock,
+            connection_attempts=self._attempts,
+            functions=self._scripts.functions,
+        )
+
     def _init_process_state(self) -> None:
         """What belongs to this process and must be renewed in a forked child."""
         self._producer = threading.local()  # idempotency token and sequence, per thread
