@@ -55,6 +55,7 @@ EXAMPLES_RUN = {
     "signals_connect.py": "test_examples.py::test_signals",
     "job_context.py": "test_examples.py::test_job_context",
     "cron.py": "test_examples.py::test_cron",
+    "queue_priority.py": "test_examples.py::test_queue_priority",
     "testing.py": "test_examples.py::test_testing_example",
     "logging_basic.py": "test_examples.py::test_logging_basic",
     "logging_dictconfig.py": "test_examples.py::test_logging_dictconfig",

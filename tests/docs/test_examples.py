@@ -160,6 +160,18 @@ def test_queues():
     assert "Queue 'high-priority' is empty, stopping workers" in log
 
 
+def test_queue_priority():
+    result = run("queue_priority.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "charged order 1",
+        "charged order 2",
+        "sent the receipt of order 1",
+        "sent the receipt of order 2",
+        "refreshed the statistics",
+    ]
+
+
 def test_asyncio_workers():
     result = run("asyncio_workers.py")
     assert result.returncode == 0, result.stderr

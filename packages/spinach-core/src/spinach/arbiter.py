@@ -29,7 +29,7 @@ from collections import OrderedDict
 from typing import Callable, Dict, Optional
 
 from . import signals
-from .brokers.base import Broker
+from .brokers.base import Broker, Queues
 from .cron import CronPlanner
 from .exc import JobLostError, UnknownTaskError
 from .job import Job
@@ -112,7 +112,7 @@ class Arbiter:
         broker: Broker,
         workers: BaseWorkers,
         results: Results,
-        queue: str,
+        queue: Queues,
         namespace: str,
         runner: JobRunner,
         on_queue_empty: Optional[Callable[[], None]] = None,

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, U
 
 from ._forks import renew_after_fork
 from .arbiter import Arbiter
-from .brokers.base import Broker
+from .brokers.base import Broker, Queues
 from .codec import PayloadCodec
 from .cron import CronPlanner
 from .exc import (
@@ -92,7 +92,7 @@ def _job_id_hex(job_id: object) -> str:
 class _Running:
     """The machinery of a worker run: started together, stopped together."""
 
-    queue: str
+    queue: Queues
     workers: BaseWorkers
     results: Results
     arbiter: Arbiter
@@ -767,7 +767,7 @@ class Engine:
     def start_workers(
         self,
         number: int = 5,
-        queue: str = DEFAULT_QUEUE,
+        queue: Union[str, Sequence[str]] = DEFAULT_QUEUE,
         block: bool = True,
         stop_when_queue_empty: bool = False,
         workers_class: Type[BaseWorkers] = ThreadWorkers,
@@ -775,7 +775,12 @@ class Engine:
         """Start the workers.
 
         :arg number: number of workers to launch; each running job uses one
-        :arg queue: name of the queue to consume
+        :arg queue: name of the queue to consume, or a list of names
+            served in strict priority order (``["high", "default", "low"]``):
+            a free slot takes a job of a queue only when the queues before
+            it have no runnable job, all in the same round trip.  A busy
+            queue can starve the ones after it: give them workers of their
+            own where they must progress whatever the load.
         :arg block: whether to block the calling thread until the workers
             stop.  In the main thread, SIGINT and SIGTERM then stop them
             gracefully: running jobs finish, and a second signal forces the
@@ -795,7 +800,7 @@ class Engine:
         new start waits until they have, and raises
         :class:`~spinach.exc.WorkersError` if called from a job meanwhile.
         """
-        validate_name("queue", queue, WorkersError)
+        queue = _checked_queues(queue)
         if not (isinstance(workers_class, type) and issubclass(workers_class, BaseWorkers)):
             raise WorkersError(
                 f"workers_class must be a BaseWorkers subclass, not {workers_class!r}"
@@ -855,7 +860,7 @@ class Engine:
     def _start(
         self,
         number: int,
-        queue: str,
+        queue: Queues,
         stop_when_queue_empty: bool,
         workers_class: Type[BaseWorkers],
     ) -> _Running:
@@ -974,6 +979,20 @@ class Engine:
 
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+def _checked_queues(queue: object) -> Union[str, Tuple[str, ...]]:
+    """The queue of start_workers(): a valid name, or a tuple of distinct valid names."""
+    if isinstance(queue, str):
+        return validate_name("queue", queue, WorkersError)
+    if not isinstance(queue, (list, tuple)):
+        raise WorkersError(f"queue must be a name or a list of names, not {queue!r}")
+    names = tuple(validate_name("queue", name, WorkersError) for name in queue)
+    if not names:
+        raise WorkersError("queue must name at least one queue")
+    if len(set(names)) != len(names):
+        raise WorkersError(f"queue names a queue twice: {list(names)!r}")
+    return names[0] if len(names) == 1 else names
 
 
 class PreparedBatch:

@@ -76,7 +76,7 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
@@ -95,6 +95,15 @@ logger = logging.getLogger("spinach.broker")
 DEFAULT_DEAD_THRESHOLD = 60.0
 #: Most bytes of payloads one fetch takes (always at least one job).
 FETCH_MAX_BYTES = 8 * 1024 * 1024
+
+
+#: A queue name, or several in priority order.
+Queues = Union[str, Sequence[str]]
+
+
+def queue_names(queue: Queues) -> Tuple[str, ...]:
+    """The names of ``queue``: one name, or several in priority order."""
+    return (queue,) if isinstance(queue, str) else tuple(queue)
 
 
 class Broker(ABC):
@@ -212,10 +221,11 @@ class Broker(ABC):
 
     # -- lifecycle of a worker ------------------------------------------
 
-    def start(self, queue: Optional[str] = None) -> None:
+    def start(self, queue: Optional[Queues] = None) -> None:
         """Start what a worker consuming ``queue`` needs (notifications, heartbeat).
 
-        ``queue`` lets a broker ignore notifications about other queues.
+        ``queue`` (a name, or names in priority order) lets a broker ignore
+        notifications about other queues.
         """
 
     def stop(self) -> None:
@@ -270,9 +280,11 @@ class Broker(ABC):
         """
 
     @abstractmethod
-    def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
+    def get_jobs_from_queue(self, queue: Queues, max_jobs: int) -> List[Job]:
         """Take up to ``max_jobs`` jobs from ``queue`` and mark them running here.
 
+        ``queue`` is a name, or names in strict priority order: a queue is
+        taken from only once the queues before it have no runnable job left.
         A fetch takes ``FETCH_MAX_BYTES`` of payloads at most (and always at
         least one job), whatever their number.
         """
@@ -289,7 +301,7 @@ class Broker(ABC):
         """
 
     def acknowledge_and_fetch(
-        self, finished: Sequence[Job], queue: str, max_jobs: int
+        self, finished: Sequence[Job], queue: Queues, max_jobs: int
     ) -> List[Job]:
         """Acknowledge ``finished`` jobs, then fetch up to ``max_jobs`` (0: none).
 
@@ -317,9 +329,9 @@ class Broker(ABC):
         ``FAILED``.
         """
 
-    @abstractmethod
-    def is_queue_empty(self, queue: str) -> bool:
-        """Return whether ``queue`` holds no job ready to run (parked ones included)."""
+    def is_queue_empty(self, queue: Queues) -> bool:
+        """Return whether ``queue`` (or each of several) holds no job, parked ones included."""
+        return all(self.queue_length(name) == 0 for name in queue_names(queue))
 
     # -- inspection and maintenance -------------------------------------
 

@@ -30,7 +30,7 @@ from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id, read_
 from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
 from ..utils import from_timestamp
-from .base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
+from .base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker, Queues, queue_names
 
 __all__ = ["REJECTED_KEPT", "MemoryBroker", "MemoryStore"]
 
@@ -180,7 +180,7 @@ class MemoryBroker(Broker):
         self._started = False
         self._held, self._discarded = {}, {}
 
-    def start(self, queue: Optional[str] = None) -> None:
+    def start(self, queue: Optional[Queues] = None) -> None:
         """Join the namespace: receive its notifications and heartbeat."""
         with self.store.lock:
             space = self._ns
@@ -538,7 +538,7 @@ class MemoryBroker(Broker):
                     self._limited.append(task.name)
                 self._unpark(space, task.name)
 
-    def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
+    def get_jobs_from_queue(self, queue: Queues, max_jobs: int) -> List[Job]:
         """Fetch up to ``max_jobs`` jobs; see :meth:`Broker.get_jobs_from_queue`."""
         jobs: List[Job] = []
         with self.store.lock:
@@ -549,33 +549,43 @@ class MemoryBroker(Broker):
                 # Declared dead: what it fetched now would never be recovered.
                 # Its next heartbeat registers it again.
                 return jobs
-            pending = space.queues.get(queue)
-            running = space.running.setdefault(self.id, {})
             taken = 0
-            while pending and len(jobs) < max_jobs and taken < FETCH_MAX_BYTES:
-                payload = pending.popleft()
-                try:
-                    job = self._read(payload, JobStatus.RUNNING)
-                except SerializationError as exc:
-                    self._reject(space, payload, exc)
-                    continue
-                if self._cancelled_in_queue(space, job):
-                    continue  # cancelled while it waited: dropped, never run
-                name = job.task_name
-                limit = space.max_concurrency.get(name)
-                if limit is not None:
-                    current = space.current_concurrency.get(name, 0)
-                    if current >= limit:
-                        space.parked.setdefault(name, {}).setdefault(queue, deque()).append(payload)
-                        continue
-                    space.current_concurrency[name] = current + 1
-                running[job.id_hex] = (limit is not None, payload)
-                self._held[job.id_hex] = job
-                jobs.append(job)
-                taken += len(payload)
-                if job.track:
-                    self._start_record(space, job)
+            for name in queue_names(queue):
+                if len(jobs) >= max_jobs or taken >= FETCH_MAX_BYTES:
+                    break
+                taken = self._take(space, name, max_jobs, jobs, taken)
         return jobs
+
+    def _take(
+        self, space: _Namespace, queue: str, max_jobs: int, jobs: List[Job], taken: int
+    ) -> int:
+        """Take runnable jobs of one queue into ``jobs``; return the bytes taken so far."""
+        pending = space.queues.get(queue)
+        running = space.running.setdefault(self.id, {})
+        while pending and len(jobs) < max_jobs and taken < FETCH_MAX_BYTES:
+            payload = pending.popleft()
+            try:
+                job = self._read(payload, JobStatus.RUNNING)
+            except SerializationError as exc:
+                self._reject(space, payload, exc)
+                continue
+            if self._cancelled_in_queue(space, job):
+                continue  # cancelled while it waited: dropped, never run
+            name = job.task_name
+            limit = space.max_concurrency.get(name)
+            if limit is not None:
+                current = space.current_concurrency.get(name, 0)
+                if current >= limit:
+                    space.parked.setdefault(name, {}).setdefault(queue, deque()).append(payload)
+                    continue
+                space.current_concurrency[name] = current + 1
+            running[job.id_hex] = (limit is not None, payload)
+            self._held[job.id_hex] = job
+            jobs.append(job)
+            taken += len(payload)
+            if job.track:
+                self._start_record(space, job)
+        return taken
 
     def _start_record(self, space: _Namespace, job: Job) -> None:
         now = self.clock.time()
@@ -824,10 +834,6 @@ class MemoryBroker(Broker):
             )
         for name in [n for n in space.periodic if n not in space.periodic_seen]:
             space.periodic_seen[name] = limit + self.broker_dead_threshold_seconds
-
-    def is_queue_empty(self, queue: str) -> bool:
-        """Whether ``queue`` holds no job; see :meth:`Broker.is_queue_empty`."""
-        return self.queue_length(queue) == 0
 
     # -- inspection and maintenance -----------------------------------
 

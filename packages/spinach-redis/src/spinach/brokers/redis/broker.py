@@ -13,13 +13,31 @@ import socket
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+)
 
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
-from spinach.brokers.base import DEFAULT_DEAD_THRESHOLD, FETCH_MAX_BYTES, Broker
+from spinach.brokers.base import (
+    DEFAULT_DEAD_THRESHOLD,
+    FETCH_MAX_BYTES,
+    Broker,
+    Queues,
+    queue_names,
+)
 from spinach.clock import Clock
 from spinach.codec import REWRITE_SLACK
 from spinach.exc import (
@@ -155,7 +173,7 @@ class RedisBroker(Broker):
         self._discarded: Dict[str, Job] = {}  # runs taken over when declared dead
         self._incarnation: Optional[str] = None  # when this worker was (re)registered
         self._subscriber: Optional[Subscriber] = None
-        self._queue_note: Optional[bytes] = None
+        self._queue_notes: Optional[FrozenSet[bytes]] = None
         self._started = False
         self._periodic_tokens: List[str] = []
         self._periodic_args: List[Any] = []
@@ -322,10 +340,12 @@ class RedisBroker(Broker):
 
     # -- lifecycle --------------------------------------------------------
 
-    def start(self, queue: Optional[str] = None) -> None:
+    def start(self, queue: Optional[Queues] = None) -> None:
         """Subscribe to the namespace's notifications and register as a live worker."""
         keys = self.keys
-        self._queue_note = f"q:{queue}".encode() if queue else None
+        self._queue_notes = (
+            frozenset(f"q:{name}".encode() for name in queue_names(queue)) if queue else None
+        )
         self._warn_if_keys_can_be_evicted()
         subscriber = Subscriber(
             self._redis,
@@ -340,10 +360,11 @@ class RedisBroker(Broker):
         self._register(queue)
         self.notify_future_changed()
 
-    def _register(self, queue: Optional[str]) -> None:
+    def _register(self, queue: Optional[Queues]) -> None:
         keys = self.keys
         info = [
-            "host", socket.gethostname(), "pid", os.getpid(), "queue", queue or "",
+            "host", socket.gethostname(), "pid", os.getpid(),
+            "queue", ",".join(queue_names(queue)) if queue else "",
             "version", __version__,
         ]  # fmt: skip
         reply = self._timed_run(
@@ -389,7 +410,7 @@ class RedisBroker(Broker):
                 self._cancel_requested_here(job)
             elif part == b"f":
                 self.notify_future_changed()
-            elif self._queue_note is None or part == self._queue_note:
+            elif self._queue_notes is None or part in self._queue_notes:
                 self.notify()
 
     def _warn_if_keys_can_be_evicted(self) -> None:
@@ -578,31 +599,33 @@ class RedisBroker(Broker):
                 args,
             )
 
-    def _fetch_args(self, queue: str, max_jobs: int) -> List[Any]:
+    def _fetch_args(self, names: Tuple[str, ...], max_jobs: int) -> List[Any]:
         keys = self.keys
         budget = max(100, 10 * max_jobs)
         largest = self.codec.limits.max_bytes + REWRITE_SLACK
         return [
-            keys.prefix, self._now_arg(), self.id, max_jobs, queue, budget, FETCH_MAX_BYTES,
-            largest,
+            keys.prefix, self._now_arg(), self.id, max_jobs, " ".join(names), budget,
+            FETCH_MAX_BYTES, largest,
         ]  # fmt: skip
 
-    def get_jobs_from_queue(self, queue: str, max_jobs: int) -> List[Job]:
+    def get_jobs_from_queue(self, queue: Queues, max_jobs: int) -> List[Job]:
         """Fetch up to ``max_jobs`` jobs in one call; see :meth:`Broker.get_jobs_from_queue`."""
         if not self._started:
             self._register(None)  # what it fetches must be recoverable
         keys = self.keys
+        names = queue_names(queue)
         result = self._run(
             "fetch jobs",
             "fetch",
-            [keys.queue(queue), keys.running(self.id), keys.brokers],
-            self._fetch_args(queue, max_jobs),
+            [keys.queue(names[0]), keys.running(self.id), keys.brokers]
+            + [keys.queue(name) for name in names[1:]],
+            self._fetch_args(names, max_jobs),
             forever=True,
         )
-        return self._fetched(result, queue)
+        return self._fetched(result, names)
 
     def acknowledge_and_fetch(
-        self, finished: Sequence[Job], queue: str, max_jobs: int
+        self, finished: Sequence[Job], queue: Queues, max_jobs: int
     ) -> List[Job]:
         """Acknowledge finished jobs and fetch new ones in one call.
 
@@ -614,23 +637,25 @@ class RedisBroker(Broker):
             self.acknowledge(finished[ACK_BATCH:])
             finished = finished[:ACK_BATCH]
         keys = self.keys
-        args = self._fetch_args(queue, max_jobs)
+        names = queue_names(queue)
+        args = self._fetch_args(names, max_jobs)
         args += [self.failed_jobs_kept, self.failed_jobs_ttl, *self._outcomes(finished)]
         result = self._run(
             "acknowledge and fetch jobs",
             "exchange",
-            [keys.queue(queue), keys.running(self.id), keys.future, keys.brokers],
+            [keys.queue(names[0]), keys.running(self.id), keys.future, keys.brokers]
+            + [keys.queue(name) for name in names[1:]],
             args,
             forever=True,
         )
         self._release_held(finished)
-        return self._fetched(result, queue)
+        return self._fetched(result, names)
 
     def wants_heartbeat(self) -> bool:
         """Whether a heartbeat is needed now (this worker found itself unregistered)."""
         return self._heartbeat_now.is_set()
 
-    def _fetched(self, result: List[Any], queue: str) -> List[Job]:
+    def _fetched(self, result: List[Any], names: Tuple[str, ...]) -> List[Job]:
         """Jobs out of a fetch reply {rejected count, payloads...}."""
         if result[0] == -1:
             # Declared dead: fetch nothing until the heartbeat registers again.
@@ -638,7 +663,7 @@ class RedisBroker(Broker):
             self.notify()
             return []
         if result[0]:
-            self._log_rejected(int(result[0]), f"queue {queue!r}")
+            self._log_rejected(int(result[0]), f"queue {' or '.join(names)!r}")
         jobs = []
         for payload in result[1:]:
             try:
@@ -891,10 +916,6 @@ class RedisBroker(Broker):
                 len(jobs),
             )
         return jobs
-
-    def is_queue_empty(self, queue: str) -> bool:
-        """Whether ``queue`` holds no job; see :meth:`Broker.is_queue_empty`."""
-        return self.queue_length(queue) == 0
 
     # -- job records --------------------------------------------------------
 

@@ -606,6 +606,31 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
   return out
 end
 
+-- Take up to `want` runnable jobs from queues in strict priority order: a
+-- queue is taken from once those before it have no runnable job left.
+-- `names` holds the queue names separated by spaces; the key of the first is
+-- `first_key`, those of the others are KEYS[extra], KEYS[extra + 1]...
+-- Returns what fetch() returns, for all the queues together.
+local function fetch_queues(first_key, extra, running_key, want, names, budget, max_bytes,
+                            max_payload)
+  local out = {0}
+  local index, bytes = 0, 0
+  for name in string.gmatch(names, '%S+') do
+    index = index + 1
+    local key = first_key
+    if index > 1 then key = KEYS[extra + index - 2] end
+    local left = want - (#out - 1)
+    if left <= 0 or (index > 1 and bytes >= max_bytes) then break end
+    local got = fetch(key, running_key, left, name, budget, max_bytes - bytes, max_payload)
+    out[1] = out[1] + got[1]
+    for i = 2, #got do
+      out[#out + 1] = got[i]
+      bytes = bytes + #got[i]
+    end
+  end
+  return out
+end
+
 -- Move up to `most` jobs of a committed batch to their queues (or to the
 -- future jobs), in order; forget the batch once it is all moved.
 -- Returns the number of jobs left, and a status per job moved ('q'/'w').
