@@ -27,6 +27,8 @@ def test_chaos_short_run():
                   "CLIENT PAUSE 7500 ms, longer than the threshold",
                   "worker clock 30 s ahead", "worker clock 30 s behind"):  # fmt: skip
         assert f"fault  {fault}: 1" in out, out
+    # The cron task ran through every fault, never twice for one tick.
+    assert re.search(r"cron task: [1-9]\d* runs in \d+ ticks, 0 ticks run twice\n", out), out
     # The kill hit a retryable and a non-retryable job in flight.
     assert "1 retryable, ran again: 1; 1 non-retryable, failed with JobLostError: 1" in out, out
     # Three forked producers (and their parent) scheduled jobs, and every one ran.

@@ -1,7 +1,7 @@
 """A soak test of Spinach on Redis under faults: ``scripts/chaos``.
 
 Worker processes (threaded and asyncio) run thousands of jobs of every kind
-(retryable, non-retryable, future, periodic, limited by max_concurrency,
+(retryable, non-retryable, future, periodic, cron, limited by max_concurrency,
 long) while the harness SIGKILLs and restarts workers, stops some with
 SIGTERM, cuts every connection with CLIENT KILL, pauses the server with
 CLIENT PAUSE, and crashes and restarts Redis once (AOF, appendfsync always).
@@ -34,7 +34,8 @@ who was alive when.  At the end the ledger is checked:
   periodic job before its slot, by the machine's true clock;
 - no concurrency limit was exceeded;
 - the periodic task ran about once per period while Redis was not paused,
-  never twice for one period;
+  never twice for one period, and the cron task (ticking as often) about
+  once per tick, never twice for one tick;
 - every worker that was not killed is still alive.
 
 Jobs are scheduled at a steady pace and spend a few milliseconds working,
@@ -174,7 +175,8 @@ class Chaos:
         args = [sys.executable, str(APP), "--url", self.server.url,
                 "--namespace", self.namespace, "--ledger-url", self.ledger_server.url,
                 "--ledger", self.key, "--threshold", str(THRESHOLD),
-                "--periodic", str(PERIOD), "--max-concurrency", str(LIMIT),
+                "--periodic", str(PERIOD), "--cron-every", str(PERIOD),
+                "--max-concurrency", str(LIMIT),
                 "--chaos-records"]  # fmt: skip
         args += ["--asyncio", "--threads", "64"] if kind == "asyncio" else ["--threads", "4"]
         args += ["--work-ms", str(self.args.work_ms)]
@@ -673,6 +675,12 @@ class Chaos:
         periods = (elapsed - self.run.paused) / PERIOD  # no job runs while Redis is paused
         if len(set(slots)) < 0.6 * periods - 2:
             violations.append(f"periodic task ran {len(set(slots))} times in {periods:.0f} periods")
+        ticks = [r.split()[2] for r in records if r.startswith("slot cron_")]
+        duplicate_ticks = [t for t, c in Counter(ticks).items() if c > 1]
+        if duplicate_ticks:
+            violations.append(f"cron task ran twice for {len(duplicate_ticks)} ticks")
+        if len(set(ticks)) < 0.6 * periods - 2:
+            violations.append(f"cron task ran {len(set(ticks))} times in {periods:.0f} ticks")
 
         timeline = Timeline(records)
         taken, lost_alive = timeline.taken_over()
@@ -752,6 +760,8 @@ class Chaos:
         print(f"  periodic task: {len(set(slots))} runs in {periods:.0f} periods "
               f"(Redis paused {self.run.paused:.1f} s), "
               f"{len(duplicate_slots)} periods run twice")  # fmt: skip
+        print(f"  cron task: {len(set(ticks))} runs in {periods:.0f} ticks, "
+              f"{len(duplicate_ticks)} ticks run twice")  # fmt: skip
         print(f"  workers alive that were not killed: "
               f"{sum(1 for w in self.live_workers() if w.process.poll() is None)}, "
               f"stopped with SIGTERM and exited cleanly: "
@@ -795,7 +805,7 @@ class Chaos:
         redated = 0
         for raw in self.ledger.lrange(f"{self.key}:early", 0, -1):
             task, token, at, started, _pid = raw.decode().split()
-            if task.startswith("tick_"):
+            if task.startswith(("tick_", "cron_")):
                 if float(started) < float(at) - 0.001:
                     periodic.append(f"{task} at {float(at) - float(started):.1f} s before")
                 continue
