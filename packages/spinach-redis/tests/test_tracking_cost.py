@@ -29,7 +29,9 @@ def commands(client: Any) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
 
 
-def flow_cost(server: Any, jobs: int, track: int = 0, result: int = 0) -> Counter[str]:
+def flow_cost(
+    server: Any, jobs: int, track: int = 0, result: int = 0, queues: tuple[str, ...] = ("q",)
+) -> Counter[str]:
     """Commands of enqueue + fetch + acknowledge of ``jobs`` jobs (the worker registered first)."""
     clock = ManualClock()
     broker = RedisBroker(server.client(), clock=clock)
@@ -43,7 +45,7 @@ def flow_cost(server: Any, jobs: int, track: int = 0, result: int = 0) -> Counte
         batch.append(job)
     before = commands(client)
     broker.enqueue_jobs(batch)
-    fetched = broker.get_jobs_from_queue("q", jobs)
+    fetched = broker.get_jobs_from_queue(list(queues), jobs)
     for job in fetched:
         job.status = JobStatus.SUCCEEDED
         job._result = str(job.task_args[0])
@@ -56,7 +58,7 @@ def flow_cost(server: Any, jobs: int, track: int = 0, result: int = 0) -> Counte
     return +cost
 
 
-def per_100_jobs(server: Any, **options: int) -> Counter[str]:
+def per_100_jobs(server: Any, **options: Any) -> Counter[str]:
     small, large = flow_cost(server, 100, **options), flow_cost(server, 200, **options)
     extra = Counter(large)
     extra.subtract(small)
@@ -77,3 +79,9 @@ def test_tracking_costs_six_commands_per_job(fresh_redis):
 
 def test_results_cost_two_commands_per_job(fresh_redis):
     assert per_100_jobs(fresh_redis, result=600) == Counter({"rpush": 100, "expire": 100})
+
+
+def test_serving_several_queues_costs_no_command_per_job(fresh_redis):
+    # The jobs wait in the last of three queues: the two before cost a few
+    # commands per fetch, none per job.
+    assert per_100_jobs(fresh_redis, queues=("high", "default", "q")) == Counter()
