@@ -79,7 +79,7 @@ MEASURES = [
 #: The idle worker: seconds of the window, and of settling before it opens.
 #: A count over a window, not a timing: it is taken in the first repetition only.
 IDLE_WINDOW = {"full": 30.0, "quick": 5.0}
-IDLE_SETTLE = {"full": 2.0, "quick": 1.0}
+IDLE_SETTLE = {"full": 2.0, "quick": 0.5}
 LATENCY_WARMUP = 10
 #: Seconds a system may spend on its latency samples in one repetition
 #: (pollers take up to their poll interval per sample).
