@@ -162,7 +162,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.mode = "quick" if args.quick else "full"
-        self.sizes = dict(QUICK if args.quick else FULL)
+        self.sizes: Dict[str, Any] = dict(QUICK if args.quick else FULL)
         if args.jobs:
             self.sizes = {name: args.jobs for name in self.sizes}
         self.idle_window = args.idle_seconds or IDLE_WINDOW[self.mode]
@@ -269,7 +269,7 @@ class Bench:
         runs = self.results[system].get("enqueue_serial")
         rates = [r["jobs_per_s"] for r in runs or [] if isinstance(r, dict) and "jobs_per_s" in r]
         rate = min(rates) if rates else 500.0
-        return 1.5 + 1.5 * self.sizes["future"] / rate
+        return 1.5 + 1.5 * int(self.sizes["future"]) / float(rate)
 
     def skip_reason(self, system: str, measure: str) -> Optional[str]:
         if system in self.install_errors:

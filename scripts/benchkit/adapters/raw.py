@@ -129,7 +129,7 @@ class RawAdapter(Adapter):
             free = 1
             while free < concurrency and slots.acquire(blocking=False):
                 free += 1
-            items = rpop(KEY, free) or []
+            items: Any = rpop(KEY, free) or []
             if not items:
                 item = brpop([KEY], timeout=1)
                 items = [] if item is None else [item[1]]
