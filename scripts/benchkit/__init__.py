@@ -2,7 +2,10 @@
 
 It compares Spinach with the original ``spinach`` package, its peers (RQ,
 Dramatiq, Celery, Huey, arq, SAQ) and raw redis-py loops, on one private
-``redis-server``.  Every system runs in a virtualenv of its own (they share
+``redis-server`` (plus a second one that only the bodies of the jobs with a
+Redis round trip talk to, so that the first counts the queues' commands
+alone).  Jobs are no-ops, one Redis round trip or a 1 ms wait; an idle
+worker's traffic is a row of its own.  Every system runs in a virtualenv of its own (they share
 import names), and every measurement in a subprocess of its own, with the
 worker in yet another process.
 
@@ -20,7 +23,8 @@ Layout:
   "driver", in the system's virtualenv) and of its worker process;
 - :mod:`benchkit.measure`: the measurements, written once for every system;
 - :mod:`benchkit.common`: what the driver and the worker share (the probe
-  the jobs call, the pipe between them, statistics, ``INFO commandstats``);
+  the jobs call, the task bodies, the pipe between them, statistics,
+  ``INFO commandstats``);
 - :mod:`benchkit.adapters`: one module per system, with a common interface.
 
 The harness imports nothing but the standard library and redis-py outside

@@ -50,7 +50,9 @@ def worker(spec: Dict[str, Any]) -> None:
     probe: Optional[common.Probe] = None
     stop_error = None
     try:
+        common.BODY_URL = spec.get("body_url")
         adapter = adapters.load(spec["system"], spec["url"])
+        adapter.kind = spec.get("kind", "noop")
         probe = common.Probe(channel, spec["mode"], spec["expected"], spec.get("warmup", 0))
         common.PROBE = probe
         threading.Thread(target=_watchdog, args=(probe,), daemon=True).start()

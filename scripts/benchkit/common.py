@@ -4,6 +4,12 @@ The jobs of every system call :data:`PROBE` (``common.PROBE.hit()``), which
 records when they start and tells the driver through a pipe: a job costs no
 extra Redis command, so ``INFO commandstats`` counts only what the library
 itself sends.  The driver reads the pipe with a blocking read (no polling).
+
+The task bodies of the realistic workloads are here too, written once for
+every system (:data:`BODIES`): ``roundtrip`` sends one ``INCR`` on a
+connection of its own to a *second* private redis-server (the "body"
+server, :data:`BODY_URL`), so that the queue's server counts only the
+queue's commands; ``wait`` sleeps 1 ms (I/O that holds its slot).
 """
 
 from __future__ import annotations
@@ -25,9 +31,79 @@ HARNESS_COMMANDS = frozenset({"info", "config|resetstat", "flushall"})
 
 
 def hit() -> None:
-    """Called by every benchmark job when it starts (or, async I/O jobs, ends)."""
+    """Called by every benchmark job when it starts (or, jobs with a body, when it ends)."""
     assert PROBE is not None, "the probe is set up by benchkit.child before the worker starts"
     PROBE.hit()
+
+
+# -- task bodies -----------------------------------------------------------------
+
+#: The Redis URL of the body server (set by benchkit.child in the worker).
+BODY_URL: Optional[str] = None
+#: The key the ``roundtrip`` bodies increment: its value is the bodies run.
+BODY_KEY = "bench:bodies"
+#: Seconds the ``wait`` bodies sleep.
+WAIT_SECONDS = 0.001
+
+_local = threading.local()
+_async_clients: Dict[int, Any] = {}
+
+
+def _body_client() -> Any:
+    """The calling thread's own client of the body server (one connection each)."""
+    client = getattr(_local, "client", None)
+    if client is None:
+        import redis
+
+        assert BODY_URL is not None, "the body server's URL is set by benchkit.child"
+        client = _local.client = redis.Redis.from_url(BODY_URL)
+    return client
+
+
+def roundtrip_body() -> None:
+    """One Redis round trip on this thread's own connection, then :func:`hit`."""
+    _body_client().incr(BODY_KEY)
+    hit()
+
+
+def wait_body() -> None:
+    """Wait 1 ms (blocking I/O), then :func:`hit`."""
+    time.sleep(WAIT_SECONDS)
+    hit()
+
+
+async def async_roundtrip_body() -> None:
+    """One round trip on a connection of its own (a pool per event loop), then :func:`hit`.
+
+    Each job checks a connection out of the pool for its command, so
+    concurrent jobs never share one; the pool opens one per slot at most.
+    """
+    import asyncio
+
+    import redis.asyncio
+
+    loop = id(asyncio.get_running_loop())
+    client = _async_clients.get(loop)
+    if client is None:
+        assert BODY_URL is not None, "the body server's URL is set by benchkit.child"
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(BODY_URL)
+    await client.incr(BODY_KEY)
+    hit()
+
+
+async def async_wait_body() -> None:
+    """Await 1 ms (non-blocking I/O), then :func:`hit`."""
+    import asyncio
+
+    await asyncio.sleep(WAIT_SECONDS)
+    hit()
+
+
+#: Job kinds with a body -> (sync body, async body).
+BODIES = {
+    "roundtrip": (roundtrip_body, async_roundtrip_body),
+    "wait": (wait_body, async_wait_body),
+}
 
 
 # -- the pipe between the worker and the driver -------------------------------

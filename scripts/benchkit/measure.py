@@ -10,10 +10,17 @@ emptied Redis (``FLUSHALL``) and reset its statistics (``CONFIG RESETSTAT``).
   then ONE worker process started; jobs/s from the moment the worker starts
   consuming until the last job ran, Redis commands per job of that phase
   only, and the worker's peak RSS;
+- ``process_roundtrip``, ``process_wait``: the same with jobs that have a
+  body: one Redis round trip (``INCR`` on the body server, a connection per
+  slot) or a 1 ms wait; the clock stops when the last body has ended.  The
+  bodies' commands go to the body server, so the commands per job are the
+  queue's own, exactly;
 - ``latency``: an idle worker runs; one job is enqueued at a time, and the
   next only once the previous one started: enqueue-to-start times;
 - ``future``: jobs all due at one instant T, a few seconds ahead: how late
-  they start after T (the first, the median, p99 and the last).
+  they start after T (the first, the median, p99 and the last);
+- ``idle``: a worker of 8 threads with nothing to do: Redis commands per
+  second over a window that starts once it has settled, and its CPU time.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import redis
 
 from benchkit.adapters import Adapter
 from benchkit.common import (
+    BODY_KEY,
     Inbox,
     MeasurementError,
     NotSupported,
@@ -43,6 +51,8 @@ from benchkit.common import (
 READY_TIMEOUT = 60.0
 #: Pause after each latency sample, so that every job finds the worker idle.
 LATENCY_GAP = 0.002
+#: The measurements of :func:`process`.
+PROCESS_MEASURES = ("process", "process_1", "process_roundtrip", "process_wait", "async_io")
 
 
 def run(adapter: Adapter, spec: Dict[str, Any]) -> Dict[str, Any]:
@@ -53,8 +63,10 @@ def run(adapter: Adapter, spec: Dict[str, Any]) -> Dict[str, Any]:
         return enqueue(adapter, client, params["jobs"], batch=False)
     if measure == "enqueue_batch":
         return enqueue(adapter, client, params["jobs"], batch=True)
-    if measure in ("process", "process_1", "async_io"):
+    if measure in PROCESS_MEASURES:
         return process(adapter, client, spec)
+    if measure == "idle":
+        return idle(adapter, client, spec)
     if measure == "latency":
         return latency(adapter, spec)
     if measure == "future":
@@ -105,7 +117,12 @@ class WorkerProcess:
 
     def __init__(self, spec: Dict[str, Any], **worker_spec: Any) -> None:
         read_fd, write_fd = os.pipe()
-        full = {"system": spec["system"], "url": spec["url"], **worker_spec}
+        full = {
+            "system": spec["system"],
+            "url": spec["url"],
+            "body_url": spec.get("body_url"),
+            **worker_spec,
+        }
         env = {**os.environ, "BENCH_FD": str(write_fd)}
         self.log_path = spec["log"]
         with open(self.log_path, "ab") as log:
@@ -175,6 +192,7 @@ def process(adapter: Adapter, client: Any, spec: Dict[str, Any]) -> Dict[str, An
         expected=jobs,
         concurrency=params["concurrency"],
         workers=params.get("workers", "threads"),
+        kind=kind,
     )
     try:
         worker.inbox.get("ready", READY_TIMEOUT)
@@ -183,6 +201,11 @@ def process(adapter: Adapter, client: Any, spec: Dict[str, Any]) -> Dict[str, An
     finally:
         worker.kill()
     commands = command_counts(client)
+    bodies = {}
+    if kind == "roundtrip":  # every body did its round trip, on the other server
+        body_server = redis.Redis.from_url(spec["body_url"])
+        bodies["body_round_trips"] = int(body_server.get(BODY_KEY) or 0)
+        body_server.close()
     seconds = done["t_last"] - done["t_ready"]
     steady = done["t_last"] - done["t_first"]
     return {
@@ -199,8 +222,67 @@ def process(adapter: Adapter, client: Any, spec: Dict[str, Any]) -> Dict[str, An
         "commands": commands,
         "commands_per_job": sum(commands.values()) / jobs,
         "cpu_us_per_job": ended["cpu_s"] / jobs * 1e6,
+        **bodies,
         **ended,
     }
+
+
+# -- idle ------------------------------------------------------------------------------
+
+
+def idle(adapter: Adapter, client: Any, spec: Dict[str, Any]) -> Dict[str, Any]:
+    """What a worker with nothing to do costs Redis (and its own CPU).
+
+    Its start-up commands are left out: the window opens ``settle`` seconds
+    after it is ready.  It then gets one job, to stop as in every other run.
+    """
+    params = spec["params"]
+    worker = WorkerProcess(
+        spec,
+        mode="count",
+        expected=1,
+        concurrency=params["concurrency"],
+        workers="threads",
+        purpose="idle",
+    )
+    try:
+        worker.inbox.get("ready", READY_TIMEOUT)
+        time.sleep(params["settle"])  # a timed window: start-up traffic is over
+        before = command_counts(client)
+        cpu_before = process_cpu_seconds(worker.process.pid)
+        started = time.monotonic()
+        time.sleep(params["window"])  # the window itself
+        commands = count_difference(command_counts(client), before)
+        cpu_after = process_cpu_seconds(worker.process.pid)
+        seconds = time.monotonic() - started
+        adapter.enqueue_latency_probe()  # its one job: the probe is done, the worker stops
+        worker.inbox.get("done", 60)
+        ended = worker.wait(60)
+    finally:
+        worker.kill()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return {
+        "concurrency": params["concurrency"],
+        "settle_s": params["settle"],
+        "window_s": seconds,
+        "commands": commands,
+        "commands_per_s": sum(commands.values()) / seconds,
+        "cpu_ms_per_s": None if cpu is None else cpu / seconds * 1000,
+        "peak_rss_kib": ended["peak_rss_kib"],
+        "stop_forced": ended["stop_forced"],
+        "stop_error": ended["stop_error"],
+    }
+
+
+def process_cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU seconds of a running process (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- latency ------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ worker process it needs.
 Redis runs without persistence (``--save "" --appendonly no``): the figures
 are those of the task queues, not of the disk.  The "ours AOF" column runs
 ours on a second server with ``--appendonly yes --appendfsync everysec``.
+The bodies of the realistic jobs (one round trip each) talk to a server of
+their own (the "body" server): the queue's server counts the queue's
+commands only, with no subtraction to get wrong.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ FULL = {
     "latency": 500,
     "future": 5_000,
     "async_io": 10_000,
+    "process_roundtrip": 5_000,
+    "process_wait": 5_000,
 }
 QUICK = {
     "enqueue_serial": 1_000,
@@ -55,8 +60,26 @@ QUICK = {
     "latency": 100,
     "future": 500,
     "async_io": 1_000,
+    "process_roundtrip": 1_000,
+    "process_wait": 1_000,
 }
-MEASURES = list(FULL)
+#: The order of the measurements (each is taken for every system before the next).
+MEASURES = [
+    "enqueue_serial",
+    "enqueue_batch",
+    "process",
+    "process_roundtrip",
+    "process_wait",
+    "process_1",
+    "latency",
+    "future",
+    "async_io",
+    "idle",
+]
+#: The idle worker: seconds of the window, and of settling before it opens.
+#: A count over a window, not a timing: it is taken in the first repetition only.
+IDLE_WINDOW = {"full": 30.0, "quick": 5.0}
+IDLE_SETTLE = {"full": 2.0, "quick": 0.5}
 LATENCY_WARMUP = 10
 #: Seconds a system may spend on its latency samples in one repetition
 #: (pollers take up to their poll interval per sample).
@@ -65,7 +88,7 @@ LATENCY_BUDGET = {"full": 15.0, "quick": 5.0}
 DRIVER_TIMEOUT = 600
 #: Throughput runs whose size a pilot run of this many jobs decides.
 PILOT_JOBS = 1_000
-TIMED_RUNS = ("process", "process_1", "async_io")
+TIMED_RUNS = ("process", "process_roundtrip", "process_wait", "process_1", "async_io")
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -96,6 +119,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         "the full count in that time gets fewer jobs, from the rate of a pilot run of "
         f"{PILOT_JOBS:,} jobs (default 15; 0: always the full count; not in --quick)",
     )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        help="window of the idle-worker row, measured in the first repetition only "
+        f"(default {IDLE_WINDOW['full']:g}; --quick: {IDLE_WINDOW['quick']:g})",
+    )
     parser.add_argument("--no-aof", action="store_true", help="skip the 'ours AOF' column")
     parser.add_argument(
         "--keep-logs",
@@ -109,6 +138,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")
+    if args.idle_seconds is not None and args.idle_seconds <= 0:
+        parser.error("--idle-seconds must be more than 0 (leave the row out with --measures)")
+    if args.measures:
+        unknown = [m for m in args.measures.split(",") if m not in MEASURES]
+        if unknown:
+            parser.error(f"unknown measurements {unknown}; known: {', '.join(MEASURES)}")
     return args
 
 
@@ -127,9 +162,11 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.mode = "quick" if args.quick else "full"
-        self.sizes = dict(QUICK if args.quick else FULL)
+        self.sizes: Dict[str, Any] = dict(QUICK if args.quick else FULL)
         if args.jobs:
             self.sizes = {name: args.jobs for name in self.sizes}
+        self.idle_window = args.idle_seconds or IDLE_WINDOW[self.mode]
+        self.sizes["idle_s"] = self.idle_window
         default_systems = ["ours", "raw"] if args.quick else [s.name for s in SYSTEMS]
         if not args.quick and not args.no_aof:
             default_systems.append(OURS_AOF.name)
@@ -166,6 +203,8 @@ class Bench:
     def start_redis(self) -> None:
         support = load_redis_support()
         self.servers["plain"] = support.RedisServer(self.work / "redis").start()
+        # The task bodies' round trips: on a server of their own.
+        self.servers["bodies"] = support.RedisServer(self.work / "redis-bodies").start()
         if OURS_AOF.name in self.systems:
             self.servers["aof"] = support.RedisServer(
                 self.work / "redis-aof",
@@ -185,11 +224,20 @@ class Bench:
     # -- running ---------------------------------------------------------------------
 
     def params(self, system: str, measure: str) -> Dict[str, Any]:
-        size = self.reduced.get(system, {}).get(measure, self.sizes[measure])
+        size = self.reduced.get(system, {}).get(measure, self.sizes.get(measure, 0))
         if measure in ("enqueue_serial", "enqueue_batch"):
             return {"jobs": size}
         if measure == "process":
             return {"jobs": size, "concurrency": 8, "timeout": 300 + size / 50}
+        if measure in ("process_roundtrip", "process_wait"):
+            kind = measure.split("_", 1)[1]
+            return {"jobs": size, "concurrency": 8, "kind": kind, "timeout": 300 + size / 20}
+        if measure == "idle":
+            return {
+                "concurrency": 8,
+                "window": self.idle_window,
+                "settle": IDLE_SETTLE[self.mode],
+            }
         if measure == "process_1":
             return {"jobs": size, "concurrency": 1, "timeout": 300 + size / 20}
         if measure == "async_io":
@@ -221,7 +269,7 @@ class Bench:
         runs = self.results[system].get("enqueue_serial")
         rates = [r["jobs_per_s"] for r in runs or [] if isinstance(r, dict) and "jobs_per_s" in r]
         rate = min(rates) if rates else 500.0
-        return 1.5 + 1.5 * self.sizes["future"] / rate
+        return 1.5 + 1.5 * int(self.sizes["future"]) / float(rate)
 
     def skip_reason(self, system: str, measure: str) -> Optional[str]:
         if system in self.install_errors:
@@ -273,6 +321,8 @@ class Bench:
                         continue
                     if not self.planned(system, measure):
                         continue
+                    if measure == "idle" and rep > 1:
+                        continue  # a count over a long window: once is enough
                     previous = self.results[system].setdefault(measure, [])
                     if isinstance(previous, dict) or any(
                         "error" in r or "na" in r for r in previous
@@ -280,6 +330,7 @@ class Bench:
                         continue  # failed once: do not spend the time again
                     began = time.monotonic()
                     result = self.measure(system, measure, rep)
+                    result["rep"] = rep  # targets compare ours with others repetition by repetition
                     result["elapsed_s"] = round(time.monotonic() - began, 2)
                     previous.append(result)
                     print(
@@ -295,6 +346,7 @@ class Bench:
         client = self.clients[server]
         client.flushall()
         client.config_resetstat()
+        self.clients["bodies"].flushall()
         params = self.params(system, measure)
         if jobs is not None:
             params["jobs"] = jobs
@@ -302,6 +354,7 @@ class Bench:
             "system": system,
             "measure": measure,
             "url": self.servers[server].url,
+            "body_url": self.servers["bodies"].url,
             "params": params,
             "log": str(self.work / f"{system}-{measure}-{rep}-worker.log"),
         }
@@ -369,7 +422,7 @@ class Bench:
             "cpus": os.cpu_count(),
             "redis_server": info.get("redis_version"),
             "redis_options": "--save '' --appendonly no (ours AOF: --appendonly yes "
-            "--appendfsync everysec)",
+            "--appendfsync everysec); the task bodies' round trips go to a second server",
             "versions": versions,
         }
 
@@ -385,9 +438,11 @@ class Bench:
             "environment": environment,
             "workers": {s: BY_NAME[s].worker for s in self.systems},
             "process_budget_s": self.args.process_budget,
+            "idle": {"window_s": self.idle_window, "settle_s": IDLE_SETTLE[self.mode]},
             "reduced_sizes": self.reduced,
             "medians": report.medians(self.results, self.sizes),
-            "targets": report.evaluate(report.medians(self.results, self.sizes), self.sizes),
+            "paired_ratios": report.paired_ratios(self.results, self.sizes),
+            "targets": report.evaluate(self.results, self.sizes),
             "results": self.results,
         }
         path.write_text(json.dumps(data, indent=1))
@@ -404,6 +459,8 @@ def summary(result: Dict[str, Any]) -> str:
         parts.append(f"{result['jobs_per_s']:,.0f} jobs/s")
     if "commands_per_job" in result:
         parts.append(f"{result['commands_per_job']:.2f} cmd/job")
+    if "commands_per_s" in result:
+        parts.append(f"{result['commands_per_s']:.2f} cmd/s over {result['window_s']:.0f} s")
     if "peak_rss_kib" in result:
         parts.append(f"RSS {result['peak_rss_kib'] / 1024:.1f} MiB")
     if "p50_ms" in result and "first_ms" not in result:

@@ -97,7 +97,7 @@ SYSTEMS: List[System] = [
         "arq",
         ["arq==0.28.0", HIREDIS],  # arq pins its own redis-py (< 6)
         "arq Worker(max_jobs=8; 256 for async I/O), defaults otherwise (poll_delay 0.5 s, "
-        "results kept 1 h)",
+        "results kept 1 h); async job bodies",
         {"enqueue_batch": NO_BATCH},
     ),
     System(
@@ -105,7 +105,8 @@ SYSTEMS: List[System] = [
         "SAQ",
         # saq 0.26.4 imports typing_extensions without declaring it
         ["saq[hiredis]==0.26.4", REDIS, HIREDIS, "typing_extensions==4.16.0"],
-        "saq Worker(concurrency=8; 256 for async I/O), defaults otherwise (results kept 600 s)",
+        "saq Worker(concurrency=8; 256 for async I/O), defaults otherwise (results kept 600 s); "
+        "async job bodies",
         {"enqueue_batch": NO_BATCH + " (Queue.batch() only groups jobs for abort)"},
     ),
     System(
@@ -113,7 +114,9 @@ SYSTEMS: List[System] = [
         "raw redis-py",
         None,
         "raw loops: LPUSH one by one; pipelined LPUSH; 8-slot row: RPOP 100 at a time "
-        "(BRPOP when empty); 1-thread row and latency: BRPOP loop; each job json.loads'd",
+        "(BRPOP when empty); round-trip and 1 ms rows: 8 threads fed by RPOP of as many "
+        "jobs as slots are free (BRPOP when empty); 1-thread row and latency: BRPOP loop; "
+        "each job json.loads'd",
         {
             "enqueue_future": "a list has no schedule",
             "future": "a list has no schedule",
@@ -133,6 +136,9 @@ OURS_AOF = System(
         "future": "measured without AOF only",
         "async_io": "measured without AOF only",
         "process_1": "measured without AOF only",
+        "process_roundtrip": "measured without AOF only",
+        "process_wait": "measured without AOF only",
+        "idle": "measured without AOF only",
     },
     peer=False,
 )
@@ -148,6 +154,7 @@ OURS_TRACKED = System(
         "future": "measured untracked only",
         "async_io": "measured untracked only",
         "process_1": "measured untracked only",
+        "idle": "measured untracked only",
     },
     peer=False,
 )

@@ -26,6 +26,9 @@ MEASURES = {
     "latency",
     "future",
     "async_io",
+    "process_roundtrip",
+    "process_wait",
+    "idle",
 }
 
 
@@ -39,6 +42,8 @@ def test_quick_benchmark_runs_and_writes_json(tmp_path):
             "1",
             "--jobs",
             "200",
+            "--idle-seconds",
+            "1",  # the harness, not the figure: a short window
             "--ours-python",
             sys.executable,  # this environment has spinach and redis-py: no virtualenv to build
             "--output",
@@ -72,6 +77,43 @@ def test_quick_benchmark_runs_and_writes_json(tmp_path):
     assert "early" in ours["future"][0]
     assert raw["future"] == {"na": "a list has no schedule"}
     assert "error" not in raw["process"][0]
+
+    # The realistic workloads: every body ran, and its round trip went to the
+    # body server, so the queue's server saw none of the bodies' commands.
+    for system in (ours, raw):
+        for measure, kind in (("process_roundtrip", "roundtrip"), ("process_wait", "wait")):
+            run = system[measure][0]
+            assert "error" not in run, run
+            assert run["kind"] == kind and run["concurrency"] == 8
+            assert run["jobs"] == 200 and run["jobs_per_s"] > 0
+            assert "incr" not in run["commands"], run["commands"]
+        assert system["process_roundtrip"][0]["body_round_trips"] == 200
+    # The idle worker: a count over a window that opened once it had settled.
+    for system in (ours, raw):
+        idle = system["idle"][0]
+        assert "error" not in idle, idle
+        assert idle["window_s"] >= 1 and idle["commands_per_s"] >= 0
+    assert set(raw["idle"][0]["commands"]) <= {"rpop", "brpop"}
+    rows = {
+        "process_roundtrip",
+        "process_roundtrip_cmds",
+        "process_wait",
+        "process_wait_cmds",
+        "idle",
+        "idle_cpu",
+    }
+    assert rows <= set(data["medians"])
+    assert data["paired_ratios"]["process_roundtrip"]["raw"]["pairs"] == 1
+    for label in ("jobs of 1 Redis round trip, 8 slots", "jobs waiting 1 ms", "idle worker"):
+        assert label in done.stdout
+    targets = {t["target"]: t for t in data["targets"]}
+    assert targets["idle worker (8 threads) <= 1 Redis command/s"]["pass"] in (True, False)
+    assert (
+        targets["one-round-trip jobs, 8 slots >= 3x the original (median of paired repetitions)"][
+            "detail"
+        ]
+        == "not measured"
+    )  # --quick runs no original
     assert {t["target"] for t in data["targets"]} and all(
         t["pass"] in (True, False, None) for t in data["targets"]
     )

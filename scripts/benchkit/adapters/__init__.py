@@ -43,6 +43,10 @@ class Adapter:
     :arg url: the Redis URL of the benchmark's server
     """
 
+    #: The kind of job the worker will run (set by :mod:`benchkit.child` before
+    #: :meth:`run_worker`): only the raw loops need it, to pick their loop.
+    kind = "noop"
+
     def __init__(self, url: str) -> None:
         self.url = url
 
@@ -91,11 +95,24 @@ def load(system: str, url: str) -> Adapter:
     return adapter
 
 
+#: The kinds of job: "noop"; "sleep" (async I/O: awaits 10 ms, asyncio workers
+#: only); "roundtrip" (one Redis round trip to the body server, on a connection
+#: of its own) and "wait" (waits 1 ms), see :data:`benchkit.common.BODIES`.
+KINDS = ("noop", "sleep", "roundtrip", "wait")
+
+
 def job_kind(kind: str) -> str:
-    """Check the kind of job asked for: "noop", or "sleep" (async I/O, 10 ms)."""
-    if kind not in ("noop", "sleep"):
+    """Check the kind of job asked for (one of :data:`KINDS`)."""
+    if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
     return kind
 
 
-__all__ = ["MODULES", "Adapter", "NotSupported", "job_kind", "load"]
+def sync_kind(kind: str) -> str:
+    """Check ``kind`` for a library without asyncio worker: "sleep" is not supported."""
+    if job_kind(kind) == "sleep":
+        raise NotSupported("no asyncio worker")
+    return kind
+
+
+__all__ = ["KINDS", "MODULES", "Adapter", "NotSupported", "job_kind", "load", "sync_kind"]

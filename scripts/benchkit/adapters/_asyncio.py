@@ -1,7 +1,9 @@
 """What the asyncio libraries (arq, SAQ) share: one event loop for the driver's calls.
 
 Their client API is async, so the driver keeps one event loop and runs
-each timed loop of enqueues as one coroutine.
+each timed loop of enqueues as one coroutine.  Their workers run only
+coroutines: the bodies of the realistic workloads are the async ones
+(an ``INCR`` on a pooled connection of the job's own, ``asyncio.sleep``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 from typing import Any, Awaitable, Callable, TypeVar
 
 from benchkit.adapters import Adapter
-from benchkit.common import Probe, hit
+from benchkit.common import Probe, async_roundtrip_body, async_wait_body, hit
 
 T = TypeVar("T")
 
@@ -22,6 +24,18 @@ async def noop(ctx: Any) -> None:
 async def sleep(ctx: Any) -> None:
     await asyncio.sleep(0.01)
     hit()
+
+
+async def roundtrip(ctx: Any) -> None:
+    await async_roundtrip_body()
+
+
+async def wait(ctx: Any) -> None:
+    await async_wait_body()
+
+
+#: Every kind of job, by name (the function's name is its job name in SAQ).
+FUNCTIONS = [noop, sleep, roundtrip, wait]
 
 
 class AsyncAdapter(Adapter):

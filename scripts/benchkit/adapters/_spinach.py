@@ -3,6 +3,8 @@
 Both are driven through ``Engine``, ``Tasks``, ``Batch`` and
 ``start_workers``/``stop_workers`` only, so one adapter serves both; the
 modules ``ours`` and ``original`` differ in how they build the broker.
+The bodies of the realistic workloads (``roundtrip``, ``wait``) are plain
+functions: they run on ``ThreadWorkers``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict
 
 from benchkit.adapters import Adapter, job_kind
-from benchkit.common import Probe, hit
+from benchkit.common import BODIES, Probe, hit
 from spinach import AsyncioWorkers, Batch, Engine, Tasks, ThreadWorkers
 
 NAMESPACE = "bench"
@@ -41,6 +43,8 @@ class SpinachAdapter(Adapter):
         tasks = Tasks()
         tasks.task(noop, name="noop", **self.task_options)
         tasks.task(sleep, name="sleep", **self.task_options)
+        for kind, (body, _) in BODIES.items():
+            tasks.task(body, name=kind, **self.task_options)
         self.engine = Engine(self.make_broker(), namespace=NAMESPACE)
         self.engine.attach_tasks(tasks)
 

@@ -14,7 +14,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from benchkit.adapters import job_kind
-from benchkit.adapters._asyncio import AsyncAdapter, noop, sleep
+from benchkit.adapters._asyncio import FUNCTIONS, AsyncAdapter
 from benchkit.common import Probe
 
 
@@ -47,7 +47,7 @@ class ArqAdapter(AsyncAdapter):
 
     def run_worker(self, probe: Probe, concurrency: int, workers: str, purpose: str) -> None:
         worker = Worker(
-            functions=[func(noop, name="noop"), func(sleep, name="sleep")],
+            functions=[func(function, name=function.__name__) for function in FUNCTIONS],
             redis_settings=self.settings,
             max_jobs=concurrency,
             handle_signals=False,

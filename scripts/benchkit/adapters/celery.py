@@ -4,6 +4,7 @@ The worker runs with ``--pool=threads --concurrency=N`` in this process;
 its clock starts at Celery's ``worker_ready`` signal (after its start-up
 handshakes), and it is stopped with SIGTERM (Celery's warm shutdown).  No
 result backend is configured.  ``apply_async(eta=...)`` schedules a date.
+The bodies of the realistic workloads run on the worker's threads.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_ready
 
-from benchkit.adapters import Adapter, NotSupported, job_kind
-from benchkit.common import Probe, hit
+from benchkit.adapters import Adapter, NotSupported, sync_kind
+from benchkit.common import BODIES, Probe, hit
 
 QUEUE = "bench"
 
@@ -37,11 +38,12 @@ class CeleryAdapter(Adapter):
             broker_connection_retry_on_startup=True,
         )
         self.noop = self.app.task(name="noop")(noop)
+        self.tasks = {"noop": self.noop}
+        for kind, (body, _) in BODIES.items():
+            self.tasks[kind] = self.app.task(name=kind)(body)
 
     def enqueue_serial(self, count: int, kind: str = "noop") -> None:
-        if job_kind(kind) != "noop":
-            raise NotSupported("no asyncio worker")
-        delay = self.noop.delay
+        delay = self.tasks[sync_kind(kind)].delay
         for _ in range(count):
             delay()
 

@@ -12,8 +12,8 @@ import time
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from benchkit.adapters import Adapter, NotSupported, job_kind
-from benchkit.common import Probe, hit
+from benchkit.adapters import Adapter, NotSupported, sync_kind
+from benchkit.common import BODIES, Probe, hit
 
 
 def noop() -> None:
@@ -26,11 +26,14 @@ class DramatiqAdapter(Adapter):
         self.broker = RedisBroker(url=url)
         dramatiq.set_broker(self.broker)
         self.noop = dramatiq.actor(noop, broker=self.broker, actor_name="noop", queue_name="bench")
+        self.actors = {"noop": self.noop}
+        for kind, (body, _) in BODIES.items():
+            self.actors[kind] = dramatiq.actor(
+                body, broker=self.broker, actor_name=kind, queue_name="bench"
+            )
 
     def enqueue_serial(self, count: int, kind: str = "noop") -> None:
-        if job_kind(kind) != "noop":
-            raise NotSupported("no asyncio worker")
-        send = self.noop.send
+        send = self.actors[sync_kind(kind)].send
         for _ in range(count):
             send()
 

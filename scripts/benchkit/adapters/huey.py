@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 
 from huey import RedisHuey
 
-from benchkit.adapters import Adapter, NotSupported, job_kind
-from benchkit.common import Probe, hit
+from benchkit.adapters import Adapter, NotSupported, sync_kind
+from benchkit.common import BODIES, Probe, hit
 
 
 def noop() -> None:
@@ -24,11 +24,12 @@ class HueyAdapter(Adapter):
         super().__init__(url)
         self.huey = RedisHuey("bench", url=url)
         self.noop = self.huey.task(name="noop")(noop)
+        self.tasks = {"noop": self.noop}
+        for kind, (body, _) in BODIES.items():
+            self.tasks[kind] = self.huey.task(name=kind)(body)
 
     def enqueue_serial(self, count: int, kind: str = "noop") -> None:
-        if job_kind(kind) != "noop":
-            raise NotSupported("no asyncio worker")
-        task = self.noop
+        task = self.tasks[sync_kind(kind)]
         for _ in range(count):
             task()
 

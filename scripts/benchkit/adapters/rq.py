@@ -13,14 +13,18 @@ from datetime import datetime, timezone
 import redis
 from rq import Queue, SimpleWorker
 
-from benchkit.adapters import Adapter, NotSupported, job_kind
-from benchkit.common import Probe, hit
+from benchkit.adapters import Adapter, NotSupported, sync_kind
+from benchkit.common import BODIES, Probe, hit
 
 QUEUE = "bench"
 
 
 def noop() -> None:
     hit()
+
+
+#: RQ imports a job's function by its dotted name: the bodies are module-level.
+FUNCTIONS = {"noop": noop, **{kind: sync for kind, (sync, _) in BODIES.items()}}
 
 
 class RQAdapter(Adapter):
@@ -30,16 +34,13 @@ class RQAdapter(Adapter):
         self.queue = Queue(QUEUE, connection=self.redis)
 
     def enqueue_serial(self, count: int, kind: str = "noop") -> None:
-        if job_kind(kind) != "noop":
-            raise NotSupported("no asyncio worker")
-        enqueue = self.queue.enqueue
+        enqueue, function = self.queue.enqueue, FUNCTIONS[sync_kind(kind)]
         for _ in range(count):
-            enqueue(noop)
+            enqueue(function)
 
     def enqueue_batch(self, count: int, kind: str = "noop") -> None:
-        if job_kind(kind) != "noop":
-            raise NotSupported("no asyncio worker")
-        self.queue.enqueue_many([Queue.prepare_data(noop) for _ in range(count)])
+        function = FUNCTIONS[sync_kind(kind)]
+        self.queue.enqueue_many([Queue.prepare_data(function) for _ in range(count)])
 
     def enqueue_future(self, count: int, at: float) -> None:
         when = datetime.fromtimestamp(at, timezone.utc)

@@ -14,7 +14,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 
 from benchkit.adapters import job_kind
-from benchkit.adapters._asyncio import AsyncAdapter, noop, sleep
+from benchkit.adapters._asyncio import FUNCTIONS, AsyncAdapter
 from benchkit.common import Probe
 
 MAX_CONNECTIONS = 1024
@@ -51,7 +51,7 @@ class SaqAdapter(AsyncAdapter):
         self.run(self.queue.disconnect())
 
     def run_worker(self, probe: Probe, concurrency: int, workers: str, purpose: str) -> None:
-        worker = Worker(self.queue, functions=[noop, sleep], concurrency=concurrency)
+        worker = Worker(self.queue, functions=FUNCTIONS, concurrency=concurrency)
         self.run(self.serve(probe, worker.start, worker.stop))
 
 
