@@ -1,10 +1,14 @@
 """schedule_on_commit and the email backend follow real database transactions.
 
+On SQLite here; on PostgreSQL too: test_django_transactions_postgres.py runs
+this module again with a private PostgreSQL server as the default database.
 The tests whose job reads a row have a real worker thread, with a database
 connection of its own: it sees only what was committed.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from django.core import mail
@@ -33,6 +37,11 @@ def engine(settings, namespace, recorder_for, engines):
     engine.recorder = recorder_for(namespace)
     engines.append(engine)  # workers started by a test are stopped after it
     return engine
+
+
+def test_the_database_is_the_one_of_this_run():
+    expected = "postgresql" if os.environ.get("SPINACH_TEST_POSTGRES_HOST") else "sqlite"
+    assert connection.vendor == expected
 
 
 def test_a_running_worker_finds_the_row_once_the_transaction_commits(engine):
