@@ -8,6 +8,7 @@ deadline (:class:`SignalRecorder`), and time-dependent behaviour runs on a
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 import time
@@ -43,6 +44,7 @@ def _load_support(name: str) -> Any:
 
 redis_support = _load_support("redis_server")
 _load_support("redis_tools")
+postgres_support = _load_support("postgres_server")
 
 SIGNALS = (
     "job_started",
@@ -271,3 +273,26 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         pytest.fail(str(exc), pytrace=False)
     yield cluster
     cluster.close()
+
+
+# -- PostgreSQL ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One private PostgreSQL server for the session (see tests/support/postgres_server.py).
+
+    Skipped where the PostgreSQL binaries are missing, unless
+    SPINACH_REQUIRE_POSTGRES=1 (as CI sets it): then it fails, so that the
+    tests on PostgreSQL cannot be skipped there unnoticed.  Any other
+    problem (initdb or the server failing) is an error, never a skip.
+    """
+    try:
+        server = postgres_support.PostgresServer()
+    except postgres_support.PostgresMissing as exc:
+        if os.environ.get("SPINACH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{exc} (SPINACH_REQUIRE_POSTGRES=1: a failure, not a skip)", pytrace=False)
+        pytest.skip(str(exc))
+    server.start()
+    yield server
+    server.close()

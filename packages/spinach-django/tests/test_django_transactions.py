@@ -1,11 +1,19 @@
-"""schedule_on_commit and the email backend follow real SQLite transactions."""
+"""schedule_on_commit and the email backend follow real database transactions.
+
+On SQLite here; on PostgreSQL too: test_django_transactions_postgres.py runs
+this module again with a private PostgreSQL server as the default database.
+The tests whose job reads a row have a real worker thread, with a database
+connection of its own: it sees only what was committed.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from django.core import mail
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from polls.models import Question
 
 from spinach import Batch
@@ -19,7 +27,7 @@ BACKGROUND = "spinach.contrib.spinachd.mail.BackgroundEmailBackend"
 
 
 @pytest.fixture
-def engine(settings, namespace, recorder_for):
+def engine(settings, namespace, recorder_for, engines):
     from spinach import MemoryBroker
 
     settings.SPINACH_NAMESPACE = namespace
@@ -27,7 +35,47 @@ def engine(settings, namespace, recorder_for):
     engine = get_engine()  # rebuilt from the overridden settings
     assert engine.namespace == namespace
     engine.recorder = recorder_for(namespace)
+    engines.append(engine)  # workers started by a test are stopped after it
     return engine
+
+
+def test_the_database_is_the_one_of_this_run():
+    expected = "postgresql" if os.environ.get("SPINACH_TEST_POSTGRES_HOST") else "sqlite"
+    assert connection.vendor == expected
+
+
+def test_a_running_worker_finds_the_row_once_the_transaction_commits(engine):
+    engine.start_workers(number=1, block=False)
+    with transaction.atomic():
+        question = Question.objects.create(question_text="Lunch?")
+        schedule_on_commit("polls:close_poll", question.id)
+        assert engine.broker.queue_length("spinach") == 0  # not for the worker yet
+    engine.recorder.wait_count("job_finished", 1)
+    engine.stop_workers()
+
+    (job,) = engine.recorder.jobs("job_finished")  # once
+    assert job.status is JobStatus.SUCCEEDED, engine.recorder.errors("job_failed")
+    assert not Question.objects.filter(pk=question.id).exists()  # the job deleted it
+
+
+def test_a_job_enqueued_before_the_commit_does_not_find_the_row(engine):
+    """Why schedule_on_commit exists, and proof that the test above can fail.
+
+    Scheduled at once, the job runs while the transaction is open, in a
+    worker whose connection cannot see the uncommitted row.
+    """
+    engine.start_workers(number=1, block=False)
+    with transaction.atomic():
+        question = Question.objects.create(question_text="Lunch?")
+        engine.schedule("polls:close_poll", question.id)
+        engine.recorder.wait_count("job_finished", 1)
+    engine.stop_workers()
+
+    (job,) = engine.recorder.jobs("job_finished")
+    assert job.status is JobStatus.FAILED
+    (error,) = engine.recorder.errors("job_failed")
+    assert isinstance(error, Question.DoesNotExist)
+    assert Question.objects.filter(pk=question.id).exists()  # committed, never closed
 
 
 def test_job_is_enqueued_when_the_transaction_commits_and_sees_the_row(engine):
@@ -53,14 +101,31 @@ def test_nothing_is_enqueued_on_rollback(engine):
 
 def test_savepoint_rollback_drops_only_its_jobs(engine):
     with transaction.atomic():
-        schedule_on_commit("polls:close_poll", 1)
+        kept = Question.objects.create(question_text="kept")
+        schedule_on_commit("polls:close_poll", kept.id)
         try:
             with transaction.atomic():  # a savepoint
-                schedule_on_commit("polls:close_poll", 2)
+                dropped = Question.objects.create(question_text="dropped")
+                schedule_on_commit("polls:close_poll", dropped.id)
                 raise ValueError
         except ValueError:
             pass
         assert engine.broker.queue_length("spinach") == 0
+    assert engine.broker.queue_length("spinach") == 1
+    assert not Question.objects.filter(pk=dropped.id).exists()
+
+    engine.start_workers(number=1, stop_when_queue_empty=True)
+    (job,) = engine.recorder.jobs("job_finished")
+    assert job.task_args == (kept.id,)
+    assert job.status is JobStatus.SUCCEEDED
+    assert not Question.objects.filter(pk=kept.id).exists()
+
+
+def test_committed_savepoint_keeps_its_jobs_for_the_outer_commit(engine):
+    with transaction.atomic():
+        with transaction.atomic():  # a savepoint, released
+            schedule_on_commit("polls:close_poll", 1)
+        assert engine.broker.queue_length("spinach") == 0  # the outer one decides
     assert engine.broker.queue_length("spinach") == 1
 
 
@@ -121,3 +186,29 @@ def test_email_on_commit_setting_is_checked(engine, settings):
     settings.SPINACH_EMAIL_ON_COMMIT = "no-such-db"
     with pytest.raises(ImproperlyConfigured, match="SPINACH_EMAIL_ON_COMMIT"):
         send_mail("Welcome", "Hi", "a@example.com", ["b@example.com"])
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """ATOMIC_REQUESTS on the default database, as Django's own tests turn it on."""
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+
+def test_atomic_request_enqueues_when_the_response_is_committed(engine, atomic_requests, client):
+    engine.start_workers(number=1, block=False)
+    response = client.post("/polls/open/", {"question_text": "Lunch?"})
+    assert response.status_code == 201
+    engine.recorder.wait_count("job_finished", 1)
+    engine.stop_workers()
+
+    (job,) = engine.recorder.jobs("job_finished")
+    assert job.task_args == (int(response.content),)
+    assert job.status is JobStatus.SUCCEEDED, engine.recorder.errors("job_failed")
+    assert not Question.objects.exists()
+
+
+def test_failed_atomic_request_enqueues_nothing(engine, atomic_requests, client):
+    with pytest.raises(RuntimeError, match="after scheduling"):
+        client.post("/polls/open/?fail=1", {"question_text": "Lunch?"})
+    assert not Question.objects.exists()  # rolled back...
+    assert engine.broker.queue_length("spinach") == 0  # ...with its job

@@ -1,4 +1,9 @@
-"""Settings of the test project: SQLite files, a MemoryBroker, no network."""
+"""Settings of the test project: SQLite files, a MemoryBroker, no network.
+
+With SPINACH_TEST_POSTGRES_HOST set, the default database is a PostgreSQL
+server instead: test_django_transactions_postgres.py runs the transaction
+tests so, on the private server it started.
+"""
 
 import os
 import tempfile
@@ -34,6 +39,17 @@ DATABASES = {
         "TEST": {"NAME": str(_TMP / f"spinachd-test-{os.getpid()}.sqlite3")},
     }
 }
+
+if os.environ.get("SPINACH_TEST_POSTGRES_HOST"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ["SPINACH_TEST_POSTGRES_HOST"],  # the Unix socket's folder
+            "PORT": os.environ["SPINACH_TEST_POSTGRES_PORT"],
+            "USER": os.environ["SPINACH_TEST_POSTGRES_USER"],
+            "NAME": "spinach",  # never created: the tests use test_spinach
+        }
+    }
 
 EMAIL_BACKEND = "spinach.contrib.spinachd.mail.BackgroundEmailBackend"
 SPINACH_ACTUAL_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
