@@ -283,7 +283,7 @@ def postgres_server() -> Iterator[Any]:
     """One private PostgreSQL server for the session (see tests/support/postgres_server.py).
 
     Skipped where the PostgreSQL binaries are missing, unless
-    SPINACH_REQUIRE_POSTGRES=1 (as CI sets it): then it fails, so that the
+    SPINACH_REQUIRE_POSTGRES=1: then it fails, so that the
     tests on PostgreSQL cannot be skipped there unnoticed.  Any other
     problem (initdb or the server failing) is an error, never a skip.
     """
