@@ -3,12 +3,15 @@
 Each turn of its loop it
 
 1. heartbeats and recovers the jobs of dead workers, when due;
-2. queues the future jobs and periodic tasks now due, when one is due or a
+2. plans the next tick of the cron tasks whose planned tick has passed
+   (see :mod:`spinach.cron`);
+3. queues the future jobs and periodic tasks now due, when one is due or a
    notification says the schedule changed;
-3. acknowledges the jobs the workers finished and fetches up to as many
-   jobs as the pool has free slots, in one call;
-4. waits for a notification (a job enqueued, a slot freed) or for the next
-   due date, whichever comes first: no polling.
+4. acknowledges the jobs the workers finished and fetches up to as many
+   jobs as the pool has free slots (from its queues, in priority order),
+   in one call;
+5. waits for a notification (a job enqueued, a slot freed) or for the next
+   due date or tick, whichever comes first: no polling.
 
 When the workers stop it *drains*: it fetches nothing more but goes on
 heart-beating and acknowledging each job as it finishes, however long the

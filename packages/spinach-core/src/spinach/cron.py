@@ -113,7 +113,7 @@ class CronSchedule:
             raise InvalidTaskError(
                 f"{where}: invalid cron expression {expression!r}: {exc}"
             ) from None
-        if first is None:  # e.g. "0 0 30 2 *": February 30th never comes
+        if first is None:  # e.g. "* * */20 * 1L": the 1st or 21st being a last Monday
             raise InvalidTaskError(f"{where}: cron expression {expression!r} never matches")
 
     def next_after(self, timestamp: float) -> Optional[float]:
@@ -219,3 +219,8 @@ class CronPlanner:
                 if name in self._known:
                     self._known[name] = (self._known[name][0], tick)
             self._update_next_check()
+            logger.debug(
+                "Cron ticks planned in namespace %r: %s",
+                self._namespace,
+                ", ".join(f"{name} at {from_timestamp(tick)}" for name, tick in planned.items()),
+            )
