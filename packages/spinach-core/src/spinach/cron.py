@@ -4,15 +4,18 @@ A :class:`CronSchedule` reads a standard five-field expression (minute,
 hour, day of month, month, day of week) or one of the aliases ``@hourly``,
 ``@daily`` (``@midnight``), ``@weekly``, ``@monthly`` and ``@yearly``
 (``@annually``), in a time zone from :mod:`zoneinfo` (UTC by default).
-Expressions are evaluated by `cronsim <https://pypi.org/project/cronsim/>`_
-(``pip install 'spinach-core[cron]'``), which follows Debian's cron around
-daylight saving time changes:
+Expressions are evaluated on the zone's wall clock by `cronsim
+<https://pypi.org/project/cronsim/>`_ (``pip install 'spinach-core[cron]'``),
+and each wall-clock time is placed in real time here, so that daylight
+saving time changes follow one rule, however an expression is spelled:
 
-- a tick in the hour skipped when clocks go forward runs once, at the first
-  valid time after it (``30 2 * * *`` runs at 03:00 that day);
-- a tick in the hour repeated when clocks go back runs once, in the first
-  pass (``30 2 * * *`` runs at the first 02:30), while an expression whose
-  hour is ``*`` runs in both passes, as real time goes on.
+- the ticks of an hour skipped when clocks go forward run once, at the
+  first valid time after the gap (``30 2 * * *`` and ``*/20 2 * * *`` both
+  run once, at 03:00, that night);
+- a tick in an hour repeated when clocks go back runs once, in the first
+  pass (``30 2 * * *`` runs at the first 02:30), unless the hour field
+  starts with ``*`` (``*/15 * * * *``): real time goes on, and such an
+  expression runs in both passes.
 
 Ticks are plain timestamps (seconds since the epoch, UTC): once computed,
 where a worker runs or what its local time zone is changes nothing.
@@ -20,7 +23,9 @@ where a worker runs or what its local time zone is changes nothing.
 The :class:`CronPlanner` of each worker puts the next tick of every cron
 task it knows in the broker as a future job; the broker refuses a tick that
 is not later than the one already planned, so each tick is planned once
-whatever the number of workers (see the chapter "Tasks").
+whatever the number of workers, and a tick computed from a time later than
+its own, so that a worker whose clock runs ahead skips none (see the
+chapter "Tasks").
 """
 
 from __future__ import annotations
@@ -28,8 +33,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from .exc import InvalidTaskError
 from .job import Job, periodic_job_id
@@ -39,7 +54,7 @@ if TYPE_CHECKING:
     from .brokers.base import Broker
     from .task import Task
 
-__all__ = ["ALIASES", "CronPlanner", "CronSchedule"]
+__all__ = ["ALIASES", "CronPlan", "CronPlanner", "CronSchedule"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +70,9 @@ ALIASES: Mapping[str, str] = {
 }
 
 _INSTALL_HINT = "install it with: pip install 'spinach-core[cron]'"
+
+#: Larger than any change of a zone's offset from UTC.
+_MAX_SHIFT = timedelta(hours=3)
 
 
 def _zone(value: Union[str, tzinfo, None], where: str) -> tzinfo:
@@ -107,8 +125,11 @@ class CronSchedule:
         self.expression = text
         self.zone = _zone(zone, where)
         self._cronsim = CronSim
+        fields = text.split()
+        # Every hour (*, */2...): real time goes on through a repeated hour.
+        self._hourly = len(fields) == 5 and fields[1].startswith("*")
         try:
-            first = next(CronSim(text, datetime.now(self.zone)), None)
+            first = next(CronSim(text, datetime.now()), None)
         except (CronSimError, ValueError) as exc:
             raise InvalidTaskError(
                 f"{where}: invalid cron expression {expression!r}: {exc}"
@@ -117,13 +138,50 @@ class CronSchedule:
             raise InvalidTaskError(f"{where}: cron expression {expression!r} never matches")
 
     def next_after(self, timestamp: float) -> Optional[float]:
-        """The first tick strictly after ``timestamp``, or ``None`` if none in 50 years."""
-        start = datetime.fromtimestamp(timestamp, self.zone)
-        for tick in self._cronsim(self.expression, start):
-            value = tick.timestamp()
-            if value > timestamp:  # cronsim starts from the minute of ``start``
-                return value
-        return None
+        """The first tick strictly after ``timestamp``, or ``None`` if none in 50 years.
+
+        The expression is evaluated on the wall clock of the zone, and each
+        wall-clock time is placed in real time by the rules of the module's
+        docstring: a time in a skipped hour runs at the end of the gap (once,
+        however many ticks fell in it), a time in a repeated hour runs in its
+        first pass only, unless the hour field starts with ``*``.
+        """
+        zone = self.zone
+        wall = datetime.fromtimestamp(timestamp, zone).replace(tzinfo=None)
+        # Wall time and real time differ by at most the largest change of
+        # offset (a few hours): a tick up to that much before ``wall`` may
+        # still be after ``timestamp`` (the second pass of a repeated hour).
+        best: Optional[float] = None
+        horizon: Optional[datetime] = None
+        for tick in self._cronsim(self.expression, wall - _MAX_SHIFT - timedelta(minutes=1)):
+            if horizon is not None and tick > horizon:
+                break
+            for instant in self._instants(tick):
+                if instant > timestamp and (best is None or instant < best):
+                    best = instant
+            if best is not None and horizon is None:
+                horizon = max(tick, wall) + _MAX_SHIFT
+        return best
+
+    def _instants(self, wall: datetime) -> List[float]:
+        """The real times of a wall-clock time of the zone (see :meth:`next_after`)."""
+        first = wall.replace(tzinfo=self.zone, fold=0).timestamp()
+        second = wall.replace(tzinfo=self.zone, fold=1).timestamp()
+        if first == second:
+            return [first]
+        if first < second:  # a repeated hour: first and second pass
+            return [first, second] if self._hourly else [first]
+        # A skipped hour (fold 0 reads it with the offset before the change,
+        # fold 1 with the one after): the change happens between the two.
+        low, high = second, first
+        offset = datetime.fromtimestamp(low, self.zone).utcoffset()
+        while high - low > 0.5:
+            middle = (low + high) / 2
+            if datetime.fromtimestamp(middle, self.zone).utcoffset() == offset:
+                low = middle
+            else:
+                high = middle
+        return [float(round(high))]
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -139,6 +197,16 @@ class CronSchedule:
         return f"CronSchedule({self.expression!r}, {str(self.zone)!r})"
 
 
+class CronPlan(NamedTuple):
+    """What :meth:`Broker.plan_cron_runs` answers."""
+
+    #: The broker's time when it planned.
+    now: float
+    #: For each task offered, its last tick planned, or ``None`` if its tick
+    #: was refused because the worker's time was later than the broker's.
+    last: Dict[str, Optional[float]]
+
+
 class CronPlanner:
     """Keeps the next tick of each cron task planned in the broker.
 
@@ -152,8 +220,19 @@ class CronPlanner:
     when workers are back, the others are not replayed.
     """
 
-    def __init__(self, namespace: str, broker: Broker, get_tasks: Callable[[], Dict[str, Task]]):
+    def __init__(
+        self,
+        namespace: str,
+        broker: Broker,
+        get_tasks: Callable[[], Dict[str, Task]],
+        make_run: Optional[Callable[[Task, datetime, uuid.UUID], Job]] = None,
+    ):
         self._namespace = namespace
+        #: Builds the job of a tick (the Engine's: tracking and results as
+        #: the task says).
+        self._make_run = make_run or (
+            lambda task, at, run_id: Job(task.name, task.queue, at, task.max_retries, id=run_id)
+        )
         self._broker = broker
         self._get_tasks = get_tasks
         self._lock = threading.Lock()  # only the arbiter plans; guards against misuse
@@ -162,6 +241,11 @@ class CronPlanner:
         # task name -> (its schedule, the last tick known planned, or None)
         self._known: Dict[str, Tuple[CronSchedule, Optional[float]]] = {}
         self._next_check: Optional[float] = None
+
+    def _run(self, task: Task, tick: float) -> Job:
+        at = from_timestamp(tick)
+        run_id = periodic_job_id(self._namespace, task.name, to_timestamp(at))
+        return self._make_run(task, at, uuid.UUID(run_id))
 
     def _refresh_tasks(self) -> None:
         tasks = self._get_tasks()
@@ -196,31 +280,62 @@ class CronPlanner:
         return self._next_check
 
     def plan(self, now: float) -> None:
-        """Plan the next tick of each cron task whose known tick is not in the future."""
+        """Plan the next tick of each cron task whose known tick is not in the future.
+
+        ``now`` is the worker's idea of the server's time.  The broker
+        refuses the ticks of a worker whose clock runs ahead of its own (a
+        tick computed from a time still to come could skip the ticks before
+        it); they are planned again from the broker's time, in a second call.
+        """
         with self._lock:
             self._refresh_tasks()
-            runs: List[Job] = []
-            for task in self._tasks:
-                schedule, last = self._known[task.name]
-                if last is not None and last > now:
-                    continue
-                tick = schedule.next_after(now)
-                if tick is None:  # no tick in 50 years: nothing to plan, ever
-                    self._known[task.name] = (schedule, float("inf"))
-                    continue
-                at = from_timestamp(tick)
-                run_id = periodic_job_id(self._namespace, task.name, to_timestamp(at))
-                runs.append(Job(task.name, task.queue, at, task.max_retries, id=uuid.UUID(run_id)))
-            if not runs:
-                self._update_next_check()
-                return
-            planned = self._broker.plan_cron_runs(runs)
-            for name, tick in planned.items():
-                if name in self._known:
-                    self._known[name] = (self._known[name][0], tick)
+            due = [
+                task
+                for task in self._tasks
+                if self._known[task.name][1] is None or self._known[task.name][1] <= now  # type: ignore[operator]
+            ]
+            ahead = self._offer(due, now)
+            if ahead is not None:  # this worker's clock runs ahead: the broker's time
+                server_now, refused = ahead
+                again = self._offer(refused, server_now)
+                for task in again[1] if again is not None else ():
+                    # Refused twice (a clock stepped back meanwhile): in a second.
+                    self._known[task.name] = (self._known[task.name][0], server_now + 1)
             self._update_next_check()
-            logger.debug(
-                "Cron ticks planned in namespace %r: %s",
-                self._namespace,
-                ", ".join(f"{name} at {from_timestamp(tick)}" for name, tick in planned.items()),
-            )
+
+    def _offer(self, tasks: List[Task], now: float) -> Optional[Tuple[float, List[Task]]]:
+        """Offer the first tick after ``now`` of each task; return the refused ones, if any.
+
+        Returns ``None`` when none was refused, else the broker's time and
+        the tasks refused because ``now`` is later than it.
+        """
+        runs: List[Job] = []
+        offered: Dict[str, Task] = {}
+        for task in tasks:
+            schedule = self._known[task.name][0]
+            tick = schedule.next_after(now)
+            if tick is None:  # no tick in 50 years: nothing to plan, ever
+                self._known[task.name] = (schedule, float("inf"))
+                continue
+            runs.append(self._run(task, tick))
+            offered[task.name] = task
+        if not runs:
+            return None
+        plan = self._broker.plan_cron_runs(runs, now)
+        refused = []
+        for name, tick in plan.last.items():
+            if name not in self._known:
+                continue
+            if tick is None:
+                refused.append(offered[name])
+            else:
+                self._known[name] = (self._known[name][0], tick)
+        logger.debug(
+            "Cron ticks planned in namespace %r: %s%s",
+            self._namespace,
+            ", ".join(
+                f"{name} at {from_timestamp(tick)}" for name, tick in plan.last.items() if tick
+            ),
+            f"; refused (clock ahead): {[t.name for t in refused]}" if refused else "",
+        )
+        return (plan.now, refused) if refused else None

@@ -364,6 +364,12 @@ class Engine:
             JobStatus.NOT_SET,
         )
         job._asap = at is None
+        self._follow(job, task)
+        self._broker.codec.prepare(job)  # too large: refused here, in the caller
+        return job
+
+    def _follow(self, job: Job, task: Task) -> None:
+        """Set what is kept of ``job``: its record and result, as its task says."""
         job._engine = self
         if task.track or (task.track is None and self._track_jobs):
             job.track = self._record_ttl
@@ -371,7 +377,11 @@ class Engine:
             job.result_ttl = (
                 self._record_ttl if task.store_result is True else _ttl_seconds(task.store_result)
             )
-        self._broker.codec.prepare(job)  # too large: refused here, in the caller
+
+    def _cron_run(self, task: Task, at: datetime, run_id: uuid.UUID) -> Job:
+        """The job of a tick of a cron task, followed as its task says."""
+        job = Job(task.name, task.queue, at, task.max_retries, id=run_id)
+        self._follow(job, task)
         return job
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
@@ -896,7 +906,7 @@ class Engine:
             runner,
             on_queue_empty=self._stop_when_empty if stop_when_queue_empty else None,
             on_crash=on_crash,
-            cron=CronPlanner(self._namespace, broker, lambda: self._tasks),
+            cron=CronPlanner(self._namespace, broker, lambda: self._tasks, self._cron_run),
         )
         running = _Running(queue, workers, results, arbiter)
         return running

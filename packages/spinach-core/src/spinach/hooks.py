@@ -22,12 +22,25 @@ task's own exceptions are), and a task timeout counts their time too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from typing import Any, AsyncContextManager, Awaitable, Callable, ContextManager, Tuple, TypeVar
+from typing import (
+    Any,
+    AsyncContextManager,
+    Awaitable,
+    Callable,
+    ContextManager,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+)
 
 from .job import Job
 
 __all__ = ["AsyncJobContext", "JobContext", "JobHooks"]
+
+logger = logging.getLogger(__name__)
 
 #: Returns the context manager entered around the sync code of a job.
 JobContext = Callable[[Job], ContextManager[Any]]
@@ -35,6 +48,16 @@ JobContext = Callable[[Job], ContextManager[Any]]
 AsyncJobContext = Callable[[Job], AsyncContextManager[Any]]
 
 _T = TypeVar("_T")
+
+
+def _swallowed(job: Job, error: BaseException) -> None:
+    logger.warning(
+        "A job context of job %s (task %s) suppressed its %s; the job ends with it all the "
+        "same: a context cannot turn a failure into a success",
+        job.id,
+        job.task_name,
+        type(error).__name__,
+    )
 
 
 class JobHooks:
@@ -75,21 +98,43 @@ class JobHooks:
         contexts = self.sync
         if not contexts:
             return func(*args, **kwargs)
+        outcome: List[Any] = []  # [value] once the task returned
+        error: Optional[BaseException] = None
         with contextlib.ExitStack() as stack:
             for context in contexts:
                 stack.enter_context(context(job))
-            return func(*args, **kwargs)
+            try:
+                outcome.append(func(*args, **kwargs))
+            except BaseException as exc:
+                error = exc
+                raise
+        if outcome:
+            return outcome[0]  # type: ignore[no-any-return]
+        assert error is not None  # the task raised, and a context swallowed it
+        _swallowed(job, error)
+        raise error
 
     async def await_(self, job: Job, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` inside the async job contexts."""
         contexts = self.asynchronous
         if not contexts:
             return await awaitable
+        outcome: List[Any] = []  # [value] once the task returned
+        error: Optional[BaseException] = None
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for context in contexts:
                     await stack.enter_async_context(context(job))
-                return await awaitable
+                try:
+                    outcome.append(await awaitable)
+                except BaseException as exc:
+                    error = exc
+                    raise
+            if outcome:
+                return outcome[0]  # type: ignore[no-any-return]
+            assert error is not None  # the task raised, and a context swallowed it
+            _swallowed(job, error)
+            raise error
         finally:
             close = getattr(awaitable, "close", None)
             if close is not None:  # a context failed before the coroutine was awaited

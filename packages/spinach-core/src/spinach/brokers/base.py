@@ -76,11 +76,12 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
 from ..codec import PayloadCodec
+from ..cron import CronPlan
 from ..exc import NamespaceError
 from ..failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
 from ..job import Job, JobStatus
@@ -261,14 +262,17 @@ class Broker(ABC):
         """
 
     @abstractmethod
-    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
-        """Plan the next tick of cron tasks, each given as a job due at the tick.
+    def plan_cron_runs(self, runs: Sequence[Job], planned_at: float) -> CronPlan:
+        """Plan the next tick of cron tasks, each offered as a job due at its tick.
 
-        Atomically, for each job: if its ``at`` is later than the last tick
-        planned for its task (or none was), it becomes that task's last tick
-        and the job is enqueued (as a future job); otherwise it is dropped.
-        So a tick is planned once, however many workers offer it.  Return,
-        for each task given, the timestamp of its last tick planned.
+        ``planned_at`` is the time the ticks were computed from.  If it is
+        later than this broker's time, every tick is refused (the worker's
+        clock runs ahead: a tick after a time still to come could skip the
+        ticks before it).  Otherwise, atomically, for each job: if its
+        ``at`` is later than the last tick planned for its task (or none
+        was), it becomes that task's last tick and the job is enqueued (as
+        a future job, or queued if due already); else it is dropped.  So a
+        tick is planned once, however many workers offer it.
         """
 
     @abstractmethod

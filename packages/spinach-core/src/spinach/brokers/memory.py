@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
+from ..cron import CronPlan
 from ..exc import JobLostError, SerializationError
 from ..failures import UNREADABLE, FailedAttempt, FailedJob, unreadable_job
 from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id, read_job_head
@@ -223,25 +224,27 @@ class MemoryBroker(Broker):
                 self._store(space, job, payload, now)
             self._notify(space, jobs)
 
-    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
+    def plan_cron_runs(self, runs: Sequence[Job], planned_at: float) -> CronPlan:
         """Plan the next ticks of cron tasks; see :meth:`Broker.plan_cron_runs`."""
         payloads = [(job, self.codec.encode(job)) for job in runs]
-        planned: Dict[str, float] = {}
+        last: Dict[str, Optional[float]] = {}
         with self.store.lock:
             space = self._ns
             now = self.clock.time()
+            if planned_at > now:
+                return CronPlan(now, {job.task_name: None for job in runs})
             stored = []
             for job, payload in payloads:
                 tick = job.at_timestamp
-                last = space.cron_planned.get(job.task_name)
-                if last is None or tick > last:
-                    space.cron_planned[job.task_name] = last = tick
+                planned = space.cron_planned.get(job.task_name)
+                if planned is None or tick > planned:
+                    space.cron_planned[job.task_name] = planned = tick
                     self._store(space, job, payload, now)
                     stored.append(job)
-                planned[job.task_name] = last
+                last[job.task_name] = planned
             if stored:
                 self._notify(space, stored)
-        return planned
+        return CronPlan(now, last)
 
     def _store(self, space: _Namespace, job: Job, payload: str, now: float) -> None:
         at = job.due_timestamp
@@ -696,7 +699,8 @@ class MemoryBroker(Broker):
         return True
 
     def _retired_periodic_run(self, space: _Namespace, job: Job) -> bool:
-        if job.task_name in space.periodic:
+        # The tick of a cron task is named and dated alike: it is handed back.
+        if job.task_name in space.periodic or job.task_name in space.cron_planned:
             return False
         return job.id_hex == periodic_job_id(self.namespace, job.task_name, job.at_timestamp)
 

@@ -40,6 +40,7 @@ from spinach.brokers.base import (
 )
 from spinach.clock import Clock
 from spinach.codec import REWRITE_SLACK
+from spinach.cron import CronPlan
 from spinach.exc import (
     BrokerConnectionError,
     BrokerError,
@@ -564,21 +565,23 @@ class RedisBroker(Broker):
             [keys.prefix, self._now_arg(), *args],
         )
 
-    def plan_cron_runs(self, runs: Sequence[Job]) -> Dict[str, float]:
+    def plan_cron_runs(self, runs: Sequence[Job], planned_at: float) -> CronPlan:
         """Plan the next ticks of cron tasks; see :meth:`Broker.plan_cron_runs`."""
         keys = self.keys
-        args: List[Any] = [keys.prefix, self._now_arg()]
+        args: List[Any] = [keys.prefix, self._now_arg(), repr(planned_at)]
         names = {}
         for job in runs:
             token = task_token(job.task_name)
             names[token] = job.task_name
             args += (token, repr(job.at_timestamp), job.queue, self.codec.encode(job))
         reply = self._run("plan cron runs", "plan_cron", [keys.future, keys.cron], args)
-        return {
-            names[_text(reply[i])]: float(reply[i + 1])
-            for i in range(0, len(reply), 2)
-            if _text(reply[i]) in names
-        }
+        last: Dict[str, Optional[float]] = {}
+        for i in range(1, len(reply), 2):
+            name = names.get(_text(reply[i]))
+            if name is not None:
+                value = _text(reply[i + 1])
+                last[name] = float(value) if value else None
+        return CronPlan(float(reply[0]), last)
 
     def set_concurrency_keys(self, tasks: Iterable[Task]) -> None:
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""

@@ -439,6 +439,8 @@ end
 local function retired_periodic_run(payload)
   local id, task = parse_head(payload)
   if not task or redis.call('HEXISTS', P .. 'periodic_defs', task) == 1 then return false end
+  -- The tick of a cron task is named and dated alike: it is handed back.
+  if redis.call('HEXISTS', P .. 'cron', task) == 1 then return false end
   local at = string.match(payload, ',"at":([%d.eE+-]+),')
   return at ~= nil and string.sub(redis.sha1hex(P .. task .. '|' .. at), 1, 32) == id
 end
@@ -528,7 +530,8 @@ end
 -- most (at least one job). Jobs over their task's concurrency limit are
 -- parked, not skipped over, so the next call does not look at them again.
 -- Unreadable payloads are set aside in the rejected list.
--- Returns {rejected count, payloads...}.
+-- Returns {rejected count, payloads...}, its field `short` true if it
+-- stopped on its budget with jobs left in the queue.
 local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max_payload)
   local limited = redis.call('EXISTS', P .. 'max_concurrency') == 1
   local maxes, currents, changed = {}, {}, {}
@@ -599,10 +602,14 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
     safe_call('RPUSH', P .. 'parked:' .. item[1], item[2])
   end
   if #parked > 0 then add_parked(queue, #parked) end
+  local short = false
   if (budget <= 0 or bytes >= max_bytes) and redis.call('LLEN', queue_key) > 0 then
     note('q:' .. queue)  -- looked at enough for one call: wake workers for more
+    short = true
   end
   table.insert(out, 1, rejected)
+  -- Stopped on its budget with jobs left unseen (a field Redis does not reply).
+  out.short = short
   return out
 end
 
@@ -627,6 +634,9 @@ local function fetch_queues(first_key, extra, running_key, want, names, budget, 
       out[#out + 1] = got[i]
       bytes = bytes + #got[i]
     end
+    -- Jobs of this queue were left unseen (behind parked ones, say): a later
+    -- queue must not pass before them; the next call looks again.
+    if got.short then break end
   end
   return out
 end
