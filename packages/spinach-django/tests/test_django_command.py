@@ -176,3 +176,21 @@ def test_unknown_workers_class_is_refused(engine):
 
     with pytest.raises(CommandError, match="invalid choice: 'gevent'"):
         call_command("spinach", "--workers-class", "gevent", stdout=io.StringIO())
+
+
+def test_several_queues_in_priority_order(engine):
+    tasks = Tasks()
+    ran = []
+    tasks.add(lambda: ran.append("low"), name="low-for-command", queue="low")
+    tasks.add(lambda: ran.append("high"), name="high-for-command", queue="high")
+    engine.attach_tasks(tasks)
+    engine.schedule("low-for-command")
+    engine.schedule("high-for-command")
+    out = io.StringIO()
+
+    call_command(
+        "spinach", "--queue", "high,low", "--threads", "1", "--stop-when-empty", stdout=out
+    )
+
+    assert "on queues ['high', 'low']" in out.getvalue()
+    assert ran == ["high", "low"]

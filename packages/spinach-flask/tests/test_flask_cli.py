@@ -189,3 +189,26 @@ def test_async_view_schedules_without_blocking(make_app):
     response = app.test_client().get("/async")
     assert response.data == b"from-async-view"
     assert spinach.get_engine(app).broker.queue_length("spinach") == 1
+
+
+def test_several_queues_in_priority_order(make_app, recorder):
+    app, spinach = make_app()
+    ran = []
+
+    @spinach.task(name="low-job", queue="low")
+    def low_job():
+        ran.append("low")
+
+    @spinach.task(name="high-job", queue="high")
+    def high_job():
+        ran.append("high")
+
+    with app.app_context():
+        spinach.schedule("low-job")
+        spinach.schedule("high-job")
+    result = app.test_cli_runner().invoke(
+        args=["spinach", "--queue", "high,low", "--threads", "1", "--stop-when-empty"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "on queues ['high', 'low']" in result.output
+    assert ran == ["high", "low"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Dict, List, Type, Union
 
 import click
 from flask import current_app
@@ -25,7 +25,8 @@ DEFAULT_THREADS = 5
     "--queue",
     default=DEFAULT_QUEUE,
     show_default=True,
-    help="Name of the queue the workers consume.",
+    help="Name of the queue the workers consume, or names separated by commas, served "
+    "in priority order (high,default,low).",
 )
 @click.option(
     "--workers-class",
@@ -67,17 +68,20 @@ def spinach_command(
     ``--stop-when-empty`` is an alias) stops them once the queue is empty.
     """
     engine = state_of(current_app).engine
+    names = queue.split(",")
+    queues: Union[str, List[str]] = names[0] if len(names) == 1 else names
     classes: Dict[str, Type[BaseWorkers]] = {"threads": ThreadWorkers, "asyncio": AsyncioWorkers}
     chosen = classes[workers_class]
     kind = "asyncio " if chosen is AsyncioWorkers else ""
     click.echo(
-        f"Starting {threads} Spinach {kind}workers on queue {queue!r} "
+        f"Starting {threads} Spinach {kind}workers on "
+        f"{'queue' if isinstance(queues, str) else 'queues'} {queues!r} "
         f"of namespace {engine.namespace!r}, ^C to stop"
     )
     try:
         engine.start_workers(
             number=threads,
-            queue=queue,
+            queue=queues,
             block=True,
             stop_when_queue_empty=stop_when_queue_empty,
             workers_class=chosen,

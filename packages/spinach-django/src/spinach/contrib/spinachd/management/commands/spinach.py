@@ -9,7 +9,7 @@ of jobs run at once; ``--concurrency`` is an alias).
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Type
+from typing import Any, Dict, List, Type, Union
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -51,7 +51,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue",
             default=DEFAULT_QUEUE,
-            help=f"name of the queue the workers consume (default: {DEFAULT_QUEUE})",
+            help=f"name of the queue the workers consume (default: {DEFAULT_QUEUE}), or names "
+            "separated by commas, served in priority order (high,default,low)",
         )
         parser.add_argument(
             "--workers-class",
@@ -80,11 +81,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the workers until they are stopped."""
         engine = get_engine()
-        queue, threads = options["queue"], options["threads"]
+        names, threads = options["queue"].split(","), options["threads"]
+        queue: Union[str, List[str]] = names[0] if len(names) == 1 else names
         workers_class = WORKERS_CLASSES[options["workers_class"]]
         self.stdout.write(
             f"Starting {threads} Spinach {'asyncio ' if workers_class is AsyncioWorkers else ''}"
-            f"workers on queue {queue!r} "
+            f"workers on {'queue' if isinstance(queue, str) else 'queues'} {queue!r} "
             f"of namespace {engine.namespace!r}, ^C to stop"
         )
         self.stdout.flush()
