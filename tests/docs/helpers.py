@@ -56,6 +56,7 @@ EXAMPLES_RUN = {
     "job_context.py": "test_examples.py::test_job_context",
     "cron.py": "test_examples.py::test_cron",
     "queue_priority.py": "test_examples.py::test_queue_priority",
+    "inspection.py": "test_examples.py::test_inspection",
     "testing.py": "test_examples.py::test_testing_example",
     "logging_basic.py": "test_examples.py::test_logging_basic",
     "logging_dictconfig.py": "test_examples.py::test_logging_dictconfig",

@@ -172,6 +172,16 @@ def test_queue_priority():
     ]
 
 
+def test_inspection():
+    result = run("inspection.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "billing: 250 jobs, oldest waiting 0 s",
+        "page from 200: 50 jobs, orders 200 to 249",
+        "future jobs: 1, next due in about 60 min",
+    ]
+
+
 def test_asyncio_workers():
     result = run("asyncio_workers.py")
     assert result.returncode == 0, result.stderr

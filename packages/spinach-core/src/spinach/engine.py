@@ -32,6 +32,7 @@ from .exc import (
 )
 from .failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
 from .hooks import AsyncJobContext, JobContext, JobHooks
+from .inspection import Inspector
 from .job import _MAX_TRACK, Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
@@ -213,6 +214,15 @@ class Engine:
     def broker(self) -> Broker:
         """The broker the Engine uses."""
         return self._broker
+
+    @property
+    def inspect(self) -> Inspector:
+        """What the broker holds now: queues, future jobs, workers, pages of jobs.
+
+        ``spin.inspect.queues()``, ``spin.inspect.jobs("emails", offset=0,
+        limit=100)``...: see :class:`spinach.inspection.Inspector`.
+        """
+        return Inspector(self._broker)
 
     @property
     def tasks(self) -> Dict[str, Task]:

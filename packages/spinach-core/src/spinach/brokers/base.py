@@ -84,6 +84,7 @@ from ..codec import PayloadCodec
 from ..cron import CronPlan
 from ..exc import NamespaceError
 from ..failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
+from ..inspection import QueueInfo, WorkerInfo
 from ..job import Job, JobStatus
 from ..outcome import Outcome
 from ..task import Task, validate_name
@@ -346,6 +347,34 @@ class Broker(ABC):
     @abstractmethod
     def future_jobs_count(self) -> int:
         """Number of jobs waiting for their start date."""
+
+    @abstractmethod
+    def queue_names(self) -> List[str]:
+        """Names of the queues that ever held a job, sorted."""
+
+    @abstractmethod
+    def queue_info(self, queue: str) -> QueueInfo:
+        """Length and oldest job of ``queue``, read in one round trip."""
+
+    @abstractmethod
+    def queue_jobs(self, queue: str, start: int, count: int) -> List[Job]:
+        """Up to ``count`` jobs waiting in ``queue`` from position ``start`` (0: next to run).
+
+        Reads those jobs only, however long the queue; unreadable payloads
+        are left out.
+        """
+
+    @abstractmethod
+    def future_jobs_summary(self) -> Tuple[int, Optional[float]]:
+        """How many jobs wait for their date, and the timestamp of the next due."""
+
+    @abstractmethod
+    def future_jobs(self, start: int, count: int) -> List[Job]:
+        """Up to ``count`` jobs waiting for their date from position ``start`` (0: soonest)."""
+
+    @abstractmethod
+    def workers(self) -> List[WorkerInfo]:
+        """The workers registered in the namespace, by id."""
 
     @abstractmethod
     def running_jobs(self) -> List[Job]:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import re
+import socket
 import threading
 import weakref
 from collections import deque
@@ -23,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .._version import __version__ as spinach_version
 from ..clock import Clock
 from ..cron import CronPlan
 from ..exc import JobLostError, SerializationError
 from ..failures import UNREADABLE, FailedAttempt, FailedJob, unreadable_job
+from ..inspection import QueueInfo, WorkerInfo
 from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id, read_job_head
 from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
@@ -104,6 +108,8 @@ class _Namespace:
     periodic_retired: Dict[str, float] = field(default_factory=dict)
     # cron task name -> the timestamp of the last tick planned
     cron_planned: Dict[str, float] = field(default_factory=dict)
+    # broker id -> (host, pid, queues, started), for inspection
+    worker_info: Dict[str, Tuple[str, int, Tuple[str, ...], float]] = field(default_factory=dict)
     rejected: List[bytes] = field(default_factory=list)
     # job id -> record, for tracked jobs; (expiry, job id) of finished ones
     records: Dict[str, _Record] = field(default_factory=dict)
@@ -155,6 +161,7 @@ class MemoryBroker(Broker):
         super().__init__(broker_dead_threshold_seconds=broker_dead_threshold_seconds, clock=clock)
         self.store = store if store is not None else MemoryStore()
         self._started = False
+        self._queues: Tuple[str, ...] = ()  # served by this worker, for inspection
         self._declared: List[str] = []  # the periodic tasks this worker declared
         self._limited: List[str] = []  # the tasks whose limit this worker declared
         # Runs handed out, and runs taken over when declared dead: told apart
@@ -183,6 +190,7 @@ class MemoryBroker(Broker):
 
     def start(self, queue: Optional[Queues] = None) -> None:
         """Join the namespace: receive its notifications and heartbeat."""
+        self._queues = queue_names(queue) if queue else ()
         with self.store.lock:
             space = self._ns
             space.listeners.add(self)
@@ -193,6 +201,7 @@ class MemoryBroker(Broker):
         now = self.clock.time()
         space.heartbeats[self.id] = now
         space.streaks[self.id] = now
+        space.worker_info[self.id] = (socket.gethostname(), os.getpid(), self._queues, now)
         self._started = True
 
     def stop(self) -> None:
@@ -204,6 +213,7 @@ class MemoryBroker(Broker):
                 space.running.pop(self.id, None)
                 space.heartbeats.pop(self.id, None)
                 space.streaks.pop(self.id, None)
+                space.worker_info.pop(self.id, None)
             self._started = False
 
     # -- client side --------------------------------------------------
@@ -779,6 +789,7 @@ class MemoryBroker(Broker):
             recovered: List[Job] = []
             for broker_id in dead:
                 del space.heartbeats[broker_id]
+                space.worker_info.pop(broker_id, None)
                 space.streaks.pop(broker_id, None)
                 for counted, payload in space.running.pop(broker_id, {}).values():
                     try:
@@ -852,6 +863,87 @@ class MemoryBroker(Broker):
         """Number of jobs waiting for their start date."""
         with self.store.lock:
             return len(self._ns.future)
+
+    def queue_names(self) -> List[str]:
+        """Names of the queues that ever held a job; see :meth:`Broker.queue_names`."""
+        with self.store.lock:
+            space = self._ns
+            names = set(space.queues)
+            for by_queue in space.parked.values():
+                names.update(by_queue)
+            return sorted(names)
+
+    def queue_info(self, queue: str) -> QueueInfo:
+        """Length and oldest job of ``queue``; see :meth:`Broker.queue_info`."""
+        length = self.queue_length(queue)
+        with self.store.lock:
+            pending = self._ns.queues.get(queue)
+            head = pending[0] if pending else None
+            now = self.clock.time()
+        oldest = self._date_of(head)
+        return QueueInfo(
+            queue,
+            length,
+            None if oldest is None else from_timestamp(oldest),
+            0.0 if oldest is None else max(0.0, now - oldest),
+        )
+
+    def _date_of(self, payload: Optional[str]) -> Optional[float]:
+        if payload is None:
+            return None
+        try:
+            return self._read(payload).at_timestamp
+        except SerializationError:
+            return None
+
+    def queue_jobs(self, queue: str, start: int, count: int) -> List[Job]:
+        """A page of the jobs of ``queue``; see :meth:`Broker.queue_jobs`."""
+        with self.store.lock:
+            pending = self._ns.queues.get(queue, deque())
+            page = list(itertools.islice(pending, start, start + count))
+        return self._readable(page, JobStatus.QUEUED)
+
+    def _readable(self, payloads: Iterable[str], status: JobStatus) -> List[Job]:
+        jobs = []
+        for payload in payloads:
+            try:
+                jobs.append(self._read(payload, status))
+            except SerializationError:
+                continue  # set aside by the fetch that finds it
+        return jobs
+
+    def future_jobs_summary(self) -> Tuple[int, Optional[float]]:
+        """Count and next due of the future jobs; see :meth:`Broker.future_jobs_summary`."""
+        with self.store.lock:
+            future = self._ns.future
+            return len(future), (future[0][0] if future else None)
+
+    def future_jobs(self, start: int, count: int) -> List[Job]:
+        """A page of the future jobs, soonest first; see :meth:`Broker.future_jobs`."""
+        with self.store.lock:
+            page = heapq.nsmallest(start + count, self._ns.future)[start:]
+        return self._readable((payload for _, _, payload in page), JobStatus.WAITING)
+
+    def workers(self) -> List[WorkerInfo]:
+        """The registered workers; see :meth:`Broker.workers`."""
+        with self.store.lock:
+            space = self._ns
+            found = []
+            for broker_id, seen in sorted(space.heartbeats.items()):
+                host, pid, queues, started = space.worker_info.get(broker_id, ("", 0, (), seen))
+                found.append(
+                    WorkerInfo(
+                        broker_id,
+                        host or None,
+                        pid or None,
+                        queues,
+                        spinach_version,
+                        from_timestamp(started),
+                        from_timestamp(seen),
+                        len(space.running.get(broker_id, {})),
+                    )
+                )
+            return found
 
     def running_jobs(self) -> List[Job]:
         """Jobs recorded as running on any worker of the namespace."""

@@ -48,6 +48,7 @@ from spinach.exc import (
     JobLostError,
 )
 from spinach.failures import UNREADABLE, FailedJob, parse_history, unreadable_job
+from spinach.inspection import QueueInfo, WorkerInfo
 from spinach.job import Job, JobError, JobStatus
 from spinach.outcome import Outcome, decode_outcome
 from spinach.task import Task
@@ -1110,6 +1111,108 @@ class RedisBroker(Broker):
         return int(
             self._retrying("count future jobs", lambda _: self._redis.zcard(self.keys.future))
         )
+
+    def queue_names(self) -> List[str]:
+        """Names of the queues that ever held a job; see :meth:`Broker.queue_names`."""
+        names = self._retrying("list queues", lambda _: self._redis.smembers(self.keys.queues))
+        return sorted(_text(name) for name in names)
+
+    def queue_info(self, queue: str) -> QueueInfo:
+        """Length and oldest job of ``queue``, in one round trip; see :meth:`Broker.queue_info`."""
+        keys = self.keys
+
+        def call(_: int) -> Tuple[Any, Any, Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.llen(keys.queue(queue))
+            pipe.hget(keys.parked_count, queue)
+            pipe.lindex(keys.queue(queue), 0)
+            length, parked, head = pipe.execute()
+            return length, parked, head
+
+        length, parked, head = self._retrying("inspect a queue", call)
+        try:
+            total = int(length) + max(0, int(parked or 0))
+        except ValueError:  # not a number: repaired by the next fetch that parks
+            total = int(length)
+        oldest = self._readable([head], JobStatus.QUEUED) if head is not None else []
+        at = oldest[0].at_timestamp if oldest else None
+        return QueueInfo(
+            queue,
+            total,
+            None if at is None else from_timestamp(at),
+            0.0 if at is None else max(0.0, self.clock.time() - at),
+        )
+
+    def _readable(self, payloads: Sequence[Any], status: JobStatus) -> List[Job]:
+        jobs = []
+        for payload in payloads:
+            try:
+                jobs.append(self.codec.decode(payload, status))
+            except Exception:  # set aside by the fetch that finds it; listing goes on
+                continue
+        return jobs
+
+    def queue_jobs(self, queue: str, start: int, count: int) -> List[Job]:
+        """A page of the jobs of ``queue`` (one LRANGE); see :meth:`Broker.queue_jobs`."""
+        key = self.keys.queue(queue)
+        page = self._retrying(
+            "list the jobs of a queue", lambda _: self._redis.lrange(key, start, start + count - 1)
+        )
+        return self._readable(page, JobStatus.QUEUED)
+
+    def future_jobs_summary(self) -> Tuple[int, Optional[float]]:
+        """Count and next due of the future jobs; see :meth:`Broker.future_jobs_summary`."""
+        key = self.keys.future
+
+        def call(_: int) -> Tuple[int, Optional[float]]:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zcard(key)
+            pipe.zrange(key, 0, 0, withscores=True)
+            count, first = pipe.execute()
+            return int(count), (float(first[0][1]) if first else None)
+
+        return self._retrying("inspect the future jobs", call)
+
+    def future_jobs(self, start: int, count: int) -> List[Job]:
+        """A page of the future jobs, soonest first (one ZRANGE); see :meth:`Broker.future_jobs`."""
+        key = self.keys.future
+        page = self._retrying(
+            "list the future jobs", lambda _: self._redis.zrange(key, start, start + count - 1)
+        )
+        return self._readable(page, JobStatus.WAITING)
+
+    def workers(self) -> List[WorkerInfo]:
+        """The registered workers (two round trips); see :meth:`Broker.workers`."""
+        keys = self.keys
+
+        def call(_: int) -> List[WorkerInfo]:
+            registered = self._redis.zrange(keys.brokers, 0, -1, withscores=True)
+            pipe = self._redis.pipeline(transaction=False)
+            for worker, _score in registered:
+                pipe.hgetall(keys.worker(_text(worker)))
+                pipe.hlen(keys.running(_text(worker)))
+            replies = pipe.execute() if registered else []
+            found = []
+            for index, (worker, seen) in enumerate(registered):
+                info = {_text(k): _text(v) for k, v in replies[2 * index].items()}
+                queues = tuple(q for q in info.get("queue", "").split(",") if q)
+                started = info.get("started")
+                pid = info.get("pid", "")
+                found.append(
+                    WorkerInfo(
+                        _text(worker),
+                        info.get("host") or None,
+                        int(pid) if pid.isdigit() else None,
+                        queues,
+                        info.get("version") or None,
+                        from_timestamp(float(started)) if started else None,
+                        from_timestamp(float(seen)),
+                        int(replies[2 * index + 1]),
+                    )
+                )
+            return sorted(found, key=lambda w: w.id)
+
+        return self._retrying("list workers", call)
 
     def _worker_ids(self) -> List[str]:
         ids = self._retrying("list workers", lambda _: self._redis.zrange(self.keys.brokers, 0, -1))
