@@ -222,3 +222,34 @@ def test_a_timeout_counts_the_time_of_an_async_context(real_spin, recorder, kind
 def test_add_job_context_refuses_bad_arguments(real_spin, args, kwargs):
     with pytest.raises(TypeError):
         real_spin.add_job_context(*args, **kwargs)
+
+
+def test_a_context_swallowing_the_failure_of_another_does_not_pass_for_a_success(
+    real_spin, recorder
+):
+    ran = []
+
+    @contextlib.contextmanager
+    def swallowing(job):
+        try:
+            yield
+        except Exception:
+            pass  # the mistake: no re-raise
+
+    @contextlib.contextmanager
+    def broken(job):
+        raise ConnectionError("cannot open")
+        yield
+
+    real_spin.add_job_context(swallowing)
+    real_spin.add_job_context(broken)
+
+    @real_spin.task(name="work", max_retries=0)
+    def work():
+        ran.append(True)
+
+    real_spin.schedule(work)
+    real_spin.start_workers(number=1, stop_when_queue_empty=True)
+    assert ran == []
+    [err] = recorder.errors("job_failed")
+    assert isinstance(err, RuntimeError) and "did not run" in str(err)

@@ -50,7 +50,12 @@ AsyncJobContext = Callable[[Job], AsyncContextManager[Any]]
 _T = TypeVar("_T")
 
 
-def _swallowed(job: Job, error: BaseException) -> None:
+def _swallowed(job: Job, error: Optional[BaseException]) -> BaseException:
+    """The error a job ends with when a context suppressed one (the task never returned)."""
+    if error is None:  # a context's entry failed, and another context suppressed that
+        error = RuntimeError(
+            f"a job context suppressed the error of another one: task {job.task_name!r} did not run"
+        )
     logger.warning(
         "A job context of job %s (task %s) suppressed its %s; the job ends with it all the "
         "same: a context cannot turn a failure into a success",
@@ -58,6 +63,7 @@ def _swallowed(job: Job, error: BaseException) -> None:
         job.task_name,
         type(error).__name__,
     )
+    return error
 
 
 class JobHooks:
@@ -110,9 +116,7 @@ class JobHooks:
                 raise
         if outcome:
             return outcome[0]  # type: ignore[no-any-return]
-        assert error is not None  # the task raised, and a context swallowed it
-        _swallowed(job, error)
-        raise error
+        raise _swallowed(job, error)
 
     async def await_(self, job: Job, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` inside the async job contexts."""
@@ -132,9 +136,7 @@ class JobHooks:
                     raise
             if outcome:
                 return outcome[0]  # type: ignore[no-any-return]
-            assert error is not None  # the task raised, and a context swallowed it
-            _swallowed(job, error)
-            raise error
+            raise _swallowed(job, error)
         finally:
             close = getattr(awaitable, "close", None)
             if close is not None:  # a context failed before the coroutine was awaited
