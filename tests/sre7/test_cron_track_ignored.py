@@ -36,7 +36,7 @@ import pytest
 from spinach import Engine
 from spinach.brokers.memory import MemoryBroker
 from spinach.exc import JobNotFoundError
-from spinach.job import JobStatus, periodic_job_id
+from spinach.job import JobStatus, cron_job_id
 
 pytest.importorskip("cronsim")
 
@@ -58,7 +58,7 @@ def test_a_planned_tick_of_a_tracked_cron_task_can_be_looked_up_and_cancelled(
     finally:
         spin.stop_workers()
     tick = datetime(2026, 6, 2, 3, 0, tzinfo=timezone.utc).timestamp()
-    job_id = periodic_job_id(spin.namespace, "nightly", tick)
+    job_id = cron_job_id(spin.namespace, "nightly", tick)
 
     job = spin.get_job(job_id)
     assert job is not None and job.status is JobStatus.WAITING, (

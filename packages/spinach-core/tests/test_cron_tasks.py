@@ -93,3 +93,34 @@ def test_real_workers_run_a_cron_task_at_each_tick(spin, clock, recorder, let_ti
     jobs = recorder.jobs("job_finished")
     assert [job.at_timestamp for job in jobs] == [first_tick + 60 * i for i in range(3)]
     assert all(at >= job.at_timestamp for at, job in zip(ran, jobs))  # never early
+
+
+def test_workers_without_cron_tasks_never_plan(namespace, recorder):
+    """No cron task, no call to the broker for cron: tasks without it pay nothing."""
+    from spinach import Engine, MemoryBroker
+
+    class CountingBroker(MemoryBroker):
+        plans = 0
+
+        def plan_cron_runs(self, runs, planned_at):
+            CountingBroker.plans += 1
+            return super().plan_cron_runs(runs, planned_at)
+
+    spin = Engine(CountingBroker(), namespace=namespace)
+
+    @spin.task(name="plain")
+    def plain(n):
+        pass
+
+    for n in range(50):
+        spin.schedule(plain, n)
+    spin.start_workers(number=2, stop_when_queue_empty=True)
+    assert recorder.count("job_finished") == 50
+    assert CountingBroker.plans == 0
+
+    @spin.task(name="nightly", cron="@daily")
+    def nightly():
+        pass
+
+    spin.start_workers(number=1, stop_when_queue_empty=True)
+    assert CountingBroker.plans == 1  # the control: a cron task is planned at start

@@ -31,7 +31,6 @@ chapter "Tasks").
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import (
@@ -47,7 +46,7 @@ from typing import (
 )
 
 from .exc import InvalidTaskError
-from .job import Job, periodic_job_id
+from .job import Job, cron_job_id
 from .utils import from_timestamp, to_timestamp
 
 if TYPE_CHECKING:
@@ -235,7 +234,6 @@ class CronPlanner:
         )
         self._broker = broker
         self._get_tasks = get_tasks
-        self._lock = threading.Lock()  # only the arbiter plans; guards against misuse
         self._seen_tasks: Optional[Dict[str, Task]] = None
         self._tasks: List[Task] = []
         # task name -> (its schedule, the last tick known planned, or None)
@@ -244,7 +242,7 @@ class CronPlanner:
 
     def _run(self, task: Task, tick: float) -> Job:
         at = from_timestamp(tick)
-        run_id = periodic_job_id(self._namespace, task.name, to_timestamp(at))
+        run_id = cron_job_id(self._namespace, task.name, to_timestamp(at))
         return self._make_run(task, at, uuid.UUID(run_id))
 
     def _refresh_tasks(self) -> None:
@@ -287,21 +285,20 @@ class CronPlanner:
         tick computed from a time still to come could skip the ticks before
         it); they are planned again from the broker's time, in a second call.
         """
-        with self._lock:
-            self._refresh_tasks()
-            due = [
-                task
-                for task in self._tasks
-                if self._known[task.name][1] is None or self._known[task.name][1] <= now  # type: ignore[operator]
-            ]
-            ahead = self._offer(due, now)
-            if ahead is not None:  # this worker's clock runs ahead: the broker's time
-                server_now, refused = ahead
-                again = self._offer(refused, server_now)
-                for task in again[1] if again is not None else ():
-                    # Refused twice (a clock stepped back meanwhile): in a second.
-                    self._known[task.name] = (self._known[task.name][0], server_now + 1)
-            self._update_next_check()
+        self._refresh_tasks()
+        due = []
+        for task in self._tasks:
+            last = self._known[task.name][1]
+            if last is None or last <= now:
+                due.append(task)
+        ahead = self._offer(due, now)
+        if ahead is not None:  # this worker's clock runs ahead: the broker's time
+            server_now, refused = ahead
+            again = self._offer(refused, server_now)
+            for task in again[1] if again is not None else ():
+                # Refused twice (a clock stepped back meanwhile): in a second.
+                self._known[task.name] = (self._known[task.name][0], server_now + 1)
+        self._update_next_check()
 
     def _offer(self, tasks: List[Task], now: float) -> Optional[Tuple[float, List[Task]]]:
         """Offer the first tick after ``now`` of each task; return the refused ones, if any.

@@ -184,6 +184,7 @@ class Engine:
         # Workers started by the parent do not exist in the child (only the
         # forking thread survives a fork): the child may start its own.
         self._lock = threading.RLock()
+        self._hooks.after_fork()
         self._running = None
         self._last_run = None
 

@@ -70,14 +70,19 @@ class JobHooks:
     """The job contexts of one Engine.
 
     Registering is guarded by a lock and replaces an immutable tuple, so the
-    workers read the current contexts without a lock, and a job with none
-    pays one attribute read.
+    workers read the current contexts without a lock; the runner calls
+    :meth:`call` and :meth:`await_` only when there are contexts, so a job
+    with none pays one attribute read.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.sync: Tuple[JobContext, ...] = ()
         self.asynchronous: Tuple[AsyncJobContext, ...] = ()
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock held by another thread of the parent stays held."""
+        self._lock = threading.Lock()
 
     def add(
         self,
@@ -102,8 +107,6 @@ class JobHooks:
     def call(self, job: Job, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """Call ``func`` inside the job contexts, in the calling thread."""
         contexts = self.sync
-        if not contexts:
-            return func(*args, **kwargs)
         outcome: List[Any] = []  # [value] once the task returned
         error: Optional[BaseException] = None
         with contextlib.ExitStack() as stack:
@@ -121,8 +124,6 @@ class JobHooks:
     async def await_(self, job: Job, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` inside the async job contexts."""
         contexts = self.asynchronous
-        if not contexts:
-            return await awaitable
         outcome: List[Any] = []  # [value] once the task returned
         error: Optional[BaseException] = None
         try:

@@ -21,6 +21,7 @@ __all__ = [
     "Job",
     "JobError",
     "JobStatus",
+    "cron_job_id",
     "has_job_head",
     "new_job_id",
     "periodic_job_id",
@@ -693,6 +694,16 @@ def periodic_job_id(namespace: str, task_name: str, at: float) -> str:
     """
     token = _json_string(task_name)[1:-1]
     return hashlib.sha1(f"{{{namespace}}}:{token}|{at:.6f}".encode()).hexdigest()[:32]
+
+
+def cron_job_id(namespace: str, task_name: str, at: float) -> str:
+    """The id of the tick of a cron task due at ``at``: the same for every worker.
+
+    Apart from the ids of periodic runs (:func:`periodic_job_id`), so that a
+    tick is never taken for the run of a periodic task.
+    """
+    token = _json_string(task_name)[1:-1]
+    return hashlib.sha1(f"{{{namespace}}}:{token}|cron|{at:.6f}".encode()).hexdigest()[:32]
 
 
 def has_job_head(payload: str | bytes) -> bool:

@@ -161,12 +161,17 @@ class JobRunner:
                     self._warn_kind(
                         task, "an async task run by ThreadWorkers gets its own event loop"
                     )
-                    call = self._hooks.await_(job, task.func(*job.task_args, **job.task_kwargs))
+                    call = task.func(*job.task_args, **job.task_kwargs)
+                    if self._hooks.asynchronous:
+                        call = self._hooks.await_(job, call)
                     if timeout is not None:
                         call = asyncio.wait_for(call, timeout)
                     value = asyncio.run(self._cancellable(job, call))
                 else:
-                    value = self._hooks.call(job, task.func, *job.task_args, **job.task_kwargs)
+                    if self._hooks.sync:
+                        value = self._hooks.call(job, task.func, *job.task_args, **job.task_kwargs)
+                    else:  # the common case: not even a call more per job
+                        value = task.func(*job.task_args, **job.task_kwargs)
             finally:
                 if guard is not None:
                     guard.leave()
@@ -215,12 +220,18 @@ class JobRunner:
             alarm = asyncio.get_running_loop().call_later(timeout, expire)
         try:
             if task.is_async:
-                value = await self._hooks.await_(job, task.func(*job.task_args, **job.task_kwargs))
+                call = task.func(*job.task_args, **job.task_kwargs)
+                if self._hooks.asynchronous:
+                    call = self._hooks.await_(job, call)
+                value = await call
             else:
                 self._warn_kind(task, "a sync task run by AsyncioWorkers runs in a thread")
-                call = functools.partial(
-                    self._hooks.call, job, task.func, *job.task_args, **job.task_kwargs
-                )
+                if self._hooks.sync:
+                    call = functools.partial(
+                        self._hooks.call, job, task.func, *job.task_args, **job.task_kwargs
+                    )
+                else:
+                    call = functools.partial(task.func, *job.task_args, **job.task_kwargs)
                 context = contextvars.copy_context()
                 value = await asyncio.get_running_loop().run_in_executor(None, context.run, call)
         except BaseException as exc:  # a task must never kill its worker

@@ -709,8 +709,7 @@ class MemoryBroker(Broker):
         return True
 
     def _retired_periodic_run(self, space: _Namespace, job: Job) -> bool:
-        # The tick of a cron task is named and dated alike: it is handed back.
-        if job.task_name in space.periodic or job.task_name in space.cron_planned:
+        if job.task_name in space.periodic:
             return False
         return job.id_hex == periodic_job_id(self.namespace, job.task_name, job.at_timestamp)
 

@@ -1099,10 +1099,7 @@ class RedisBroker(Broker):
             pipe.llen(keys.queue(queue))
             pipe.hget(keys.parked_count, queue)
             length, parked = pipe.execute()
-            try:
-                return int(length) + max(0, int(parked or 0))
-            except ValueError:  # not a number: repaired by the next fetch that parks
-                return int(length)
+            return _waiting(length, parked)
 
         return self._retrying("read a queue length", call)
 
@@ -1130,10 +1127,7 @@ class RedisBroker(Broker):
             return length, parked, head
 
         length, parked, head = self._retrying("inspect a queue", call)
-        try:
-            total = int(length) + max(0, int(parked or 0))
-        except ValueError:  # not a number: repaired by the next fetch that parks
-            total = int(length)
+        total = _waiting(length, parked)
         oldest = self._readable([head], JobStatus.QUEUED) if head is not None else []
         at = oldest[0].at_timestamp if oldest else None
         return QueueInfo(
@@ -1346,6 +1340,14 @@ def _chunks(entries: List[Any]) -> Iterable[List[Any]]:
         size += len(payload)
     if chunk:
         yield chunk
+
+
+def _waiting(length: Any, parked: Any) -> int:
+    """Jobs waiting in a queue: its list's length and its count of parked jobs."""
+    try:
+        return int(length) + max(0, int(parked or 0))
+    except ValueError:  # not a number: repaired by the next fetch that parks
+        return int(length)
 
 
 def _default_client() -> Any:

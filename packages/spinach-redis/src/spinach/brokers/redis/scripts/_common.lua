@@ -439,8 +439,6 @@ end
 local function retired_periodic_run(payload)
   local id, task = parse_head(payload)
   if not task or redis.call('HEXISTS', P .. 'periodic_defs', task) == 1 then return false end
-  -- The tick of a cron task is named and dated alike: it is handed back.
-  if redis.call('HEXISTS', P .. 'cron', task) == 1 then return false end
   local at = string.match(payload, ',"at":([%d.eE+-]+),')
   return at ~= nil and string.sub(redis.sha1hex(P .. task .. '|' .. at), 1, 32) == id
 end
