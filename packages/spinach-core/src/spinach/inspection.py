@@ -31,7 +31,8 @@ class QueueInfo:
     #: Its name.
     name: str
     #: Jobs waiting in it, jobs held back by their task's ``max_concurrency``
-    #: included.
+    #: included, and cancelled jobs that no worker has dropped yet (a
+    #: cancelled job keeps its place until a fetch reaches it).
     length: int
     #: The date (``at``) of the job that has waited longest, if any.
     oldest_at: Optional[datetime]
@@ -100,7 +101,9 @@ class Inspector:
     def jobs(self, queue: str, offset: int = 0, limit: int = 100) -> List[Job]:
         """A page of the jobs waiting in ``queue``, the next to run first.
 
-        Jobs held back by their task's ``max_concurrency`` are not listed.
+        Jobs held back by their task's ``max_concurrency`` are not listed;
+        a cancelled job a worker has not dropped yet is, with the status
+        ``CANCELLED``.
 
         :raises ValueError: for a bad queue name, a negative offset or a
             limit outside 1 to :data:`MAX_PAGE`
@@ -117,7 +120,11 @@ class Inspector:
         return FutureJobsInfo(count, None if next_due is None else from_timestamp(next_due))
 
     def future_jobs(self, offset: int = 0, limit: int = 100) -> List[Job]:
-        """A page of the jobs waiting for their date, the soonest first."""
+        """A page of the jobs waiting for their date, the soonest first.
+
+        Jobs due at the same time come in the order of their payloads, the
+        same on every broker.
+        """
         offset, limit = _check_page(offset, limit)
         return self._broker.future_jobs(offset, limit)
 

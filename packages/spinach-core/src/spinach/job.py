@@ -703,7 +703,8 @@ def cron_job_id(namespace: str, task_name: str, at: float) -> str:
     tick is never taken for the run of a periodic task.
     """
     token = _json_string(task_name)[1:-1]
-    return hashlib.sha1(f"{{{namespace}}}:{token}|cron|{at:.6f}".encode()).hexdigest()[:32]
+    # "cron|" first: the text of a periodic id starts with "{", whatever the name.
+    return hashlib.sha1(f"cron|{{{namespace}}}:{token}|{at:.6f}".encode()).hexdigest()[:32]
 
 
 def has_job_head(payload: str | bytes) -> bool:

@@ -898,9 +898,15 @@ class MemoryBroker(Broker):
     def queue_jobs(self, queue: str, start: int, count: int) -> List[Job]:
         """A page of the jobs of ``queue``; see :meth:`Broker.queue_jobs`."""
         with self.store.lock:
-            pending = self._ns.queues.get(queue, deque())
-            page = list(itertools.islice(pending, start, start + count))
-        return self._readable(page, JobStatus.QUEUED)
+            space = self._ns
+            pending = space.queues.get(queue, deque())
+            jobs = self._readable(itertools.islice(pending, start, start + count), JobStatus.QUEUED)
+            now = self.clock.time()
+            for job in jobs:
+                record = self._record(space, job.id_hex, now) if job.track else None
+                if record is not None and record.cancel:  # dropped by the next fetch
+                    job.status, job.cancel_requested = JobStatus.CANCELLED, True
+        return jobs
 
     def _readable(self, payloads: Iterable[str], status: JobStatus) -> List[Job]:
         jobs = []
@@ -920,7 +926,9 @@ class MemoryBroker(Broker):
     def future_jobs(self, start: int, count: int) -> List[Job]:
         """A page of the future jobs, soonest first; see :meth:`Broker.future_jobs`."""
         with self.store.lock:
-            page = heapq.nsmallest(start + count, self._ns.future)[start:]
+            # Ties by payload, as Redis orders the members of equal score.
+            page = heapq.nsmallest(start + count, self._ns.future, key=lambda e: (e[0], e[2]))
+            page = page[start:]
         return self._readable((payload for _, _, payload in page), JobStatus.WAITING)
 
     def workers(self) -> List[WorkerInfo]:

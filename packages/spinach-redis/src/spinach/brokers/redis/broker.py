@@ -1152,7 +1152,21 @@ class RedisBroker(Broker):
         page = self._retrying(
             "list the jobs of a queue", lambda _: self._redis.lrange(key, start, start + count - 1)
         )
-        return self._readable(page, JobStatus.QUEUED)
+        jobs = self._readable(page, JobStatus.QUEUED)
+        tracked = [job for job in jobs if job.track]
+        if tracked:  # one more round trip, only for a page holding tracked jobs
+            keys = self.keys
+
+            def call(_: int) -> List[Any]:
+                pipe = self._redis.pipeline(transaction=False)
+                for job in tracked:
+                    pipe.hget(keys.job(job.id_hex), "cancel")
+                return list(pipe.execute())
+
+            for job, mark in zip(tracked, self._retrying("read cancel marks", call)):
+                if mark is not None and _text(mark) == "1":  # dropped by the next fetch
+                    job.status, job.cancel_requested = JobStatus.CANCELLED, True
+        return jobs
 
     def future_jobs_summary(self) -> Tuple[int, Optional[float]]:
         """Count and next due of the future jobs; see :meth:`Broker.future_jobs_summary`."""
