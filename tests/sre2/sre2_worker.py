@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--max-bytes", type=int, default=None)
     parser.add_argument("--periodic", action="append", default=[])
     parser.add_argument("--no-gated", action="store_true")
+    parser.add_argument("--debug-broker", action="store_true", help="log every failed call")
+    parser.add_argument("--attempts", type=int, default=8, help="connection_attempts")
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -54,6 +56,8 @@ def main() -> None:
         stream=sys.stderr,
         format=f"%(asctime)s {PID} %(threadName)s %(name)s %(levelname)s %(message)s",
     )
+    if args.debug_broker:
+        logging.getLogger("spinach.broker.redis").setLevel(logging.DEBUG)
     ledger = redis.Redis.from_url(args.ledger_url, socket_timeout=None)
 
     def write(event: str, task: str, token: object) -> None:
@@ -122,7 +126,9 @@ def main() -> None:
 
     logging.getLogger("spinach").addHandler(Watch())
 
-    broker = RedisBroker.from_url(args.url, broker_dead_threshold_seconds=args.threshold)
+    broker = RedisBroker.from_url(
+        args.url, broker_dead_threshold_seconds=args.threshold, connection_attempts=args.attempts
+    )
     options: dict[str, object] = {}
     if args.signing_key:
         options["signing_key"] = bytes.fromhex(args.signing_key)

@@ -80,3 +80,31 @@ def test_a_dying_arbiter_stops_the_worker_loudly(namespace, caplog):
         spin.start_workers(number=1, block=True)
     assert "arbiter thread of namespace" in caplog.text
     assert not any(t.name == f"{namespace}-worker-1" for t in threading.enumerate())
+
+
+def test_a_failing_schedule_step_does_not_stop_fetching_and_acknowledging(
+    namespace, caplog, wait_until
+):
+    # One step failing for good (future jobs that cannot be moved, say) must
+    # not also freeze the jobs already queued and the acknowledgements.
+    broker = FlakyBroker(RuntimeError("cannot move future jobs"))
+    spin = Engine(broker, namespace=namespace)
+    ran = threading.Event()
+    spin.task(ran.set, name="queued_work")
+    broker.failing.set()
+    caplog.set_level(logging.ERROR, logger="spinach.arbiter")
+    spin.start_workers(number=1, block=False)
+    try:
+        with broker.called:
+            assert broker.called.wait_for(lambda: broker.calls >= 1, timeout=10)
+        spin.schedule("queued_work")
+        assert ran.wait(10), "a queued job waited for the failing step"
+        wait_until(
+            lambda: [w.running for w in spin.inspect.workers()] == [0],
+            timeout=10,
+            what="the finished job acknowledged",
+        )
+        assert broker.failing.is_set() and spin.inspect.queue("spinach").length == 0
+    finally:
+        spin.stop_workers()
+    assert "cannot move future jobs" in caplog.text

@@ -198,19 +198,28 @@ class Arbiter:
                     self._recover_dead_workers()
                     next_heartbeat = mono + broker.heartbeat_interval
                 polite = POLITE_DELAY if mono < self._polite_until else 0.0
-                if self._cron is not None:
-                    check = self._cron.next_check()
-                    if check is not None and now >= check:
-                        self._cron.plan(now)
-                if (
-                    broker.consume_future_changed()
-                    or heartbeat
-                    or recompute
-                    or (next_due is not None and now >= next_due + polite)
-                ):
-                    next_due = broker.move_future_jobs()
-                    recompute = False
+                # A failure to plan or to move future jobs must not also stop
+                # the acknowledgement of finished jobs and the fetching: it is
+                # raised once they were tried.
+                deferred: Optional[Exception] = None
+                try:
+                    if self._cron is not None:
+                        check = self._cron.next_check()
+                        if check is not None and now >= check:
+                            self._cron.plan(now)
+                    if (
+                        broker.consume_future_changed()
+                        or heartbeat
+                        or recompute
+                        or (next_due is not None and now >= next_due + polite)
+                    ):
+                        next_due = broker.move_future_jobs()
+                        recompute = False
+                except Exception as exc:
+                    deferred = exc
                 empty, again = self._feed()
+                if deferred is not None:
+                    raise deferred
                 if empty and self._queue_done():
                     assert self._on_queue_empty is not None
                     self._on_queue_empty()
