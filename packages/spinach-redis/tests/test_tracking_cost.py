@@ -30,7 +30,12 @@ def commands(client: Any) -> Counter[str]:
 
 
 def flow_cost(
-    server: Any, jobs: int, track: int = 0, result: int = 0, queues: tuple[str, ...] = ("q",)
+    server: Any,
+    jobs: int,
+    track: int = 0,
+    result: int = 0,
+    queues: tuple[str, ...] = ("q",),
+    unique: bool = False,
 ) -> Counter[str]:
     """Commands of enqueue + fetch + acknowledge of ``jobs`` jobs (the worker registered first)."""
     clock = ManualClock()
@@ -42,6 +47,8 @@ def flow_cost(
     for n in range(jobs):
         job = Job("task", "q", from_timestamp(clock.time()), 0, (n,), {})
         job.track, job.result_ttl = track, result
+        if unique:
+            job.unique = f"{n:040x}"
         batch.append(job)
     before = commands(client)
     broker.enqueue_jobs(batch)
@@ -75,6 +82,13 @@ def test_tracking_costs_six_commands_per_job(fresh_redis):
     assert per_100_jobs(fresh_redis, track=600) == Counter(
         {"hset": 300, "expire": 200, "hmget": 100}
     )
+
+
+def test_unique_keys_cost_four_commands_per_job(fresh_redis):
+    # Enqueue: HGET (who holds the key?) + HSET (take it); end: HGET + HDEL.
+    tracked = per_100_jobs(fresh_redis, track=600)
+    unique = per_100_jobs(fresh_redis, track=600, unique=True)
+    assert unique - tracked == Counter({"hget": 200, "hset": 100, "hdel": 100})
 
 
 def test_results_cost_two_commands_per_job(fresh_redis):

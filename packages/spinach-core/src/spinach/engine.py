@@ -20,6 +20,7 @@ from .brokers.base import Broker, Queues
 from .codec import PayloadCodec
 from .cron import CronPlanner
 from .exc import (
+    DuplicateJobError,
     InvalidTaskError,
     JobCancelledError,
     JobFailedError,
@@ -376,8 +377,36 @@ class Engine:
         )
         job._asap = at is None
         self._follow(job, task)
+        if task.unique is not False:
+            job.unique = task.unique_digest(args, kwargs)
         self._broker.codec.prepare(job)  # too large: refused here, in the caller
         return job
+
+    def _enqueue(self, jobs: Sequence[Job]) -> None:
+        """Enqueue jobs in one call to the broker, then report refused duplicates."""
+        self._broker.enqueue_jobs(jobs)
+        self._check_duplicates(jobs)
+
+    def _check_duplicates(self, jobs: Sequence[Job]) -> None:
+        duplicates = [job for job in jobs if job.duplicate]
+        if not duplicates:
+            return
+        for job in duplicates:
+            logger.debug("Job of unique task %s not scheduled: job %s holds its key",
+                         job.task_name, job.id)  # fmt: skip
+        refused = [
+            job
+            for job in duplicates
+            if (task := self._tasks.get(job.task_name)) is not None and task.on_duplicate == "raise"
+        ]
+        if refused:
+            first = refused[0]
+            raise DuplicateJobError(
+                f"not scheduled: job {first.id} of unique task {first.task_name!r} holds "
+                f"the same key and is {first.status.name.lower()}"
+                + (f" ({len(refused)} duplicates in all)" if len(refused) > 1 else ""),
+                refused,
+            )
 
     def _follow(self, job: Job, task: Task) -> None:
         """Set what is kept of ``job``: its record and result, as its task says."""
@@ -409,7 +438,7 @@ class Engine:
         :return: the Job that was created and scheduled
         """
         job = self._make_job(task, None, args, kwargs)
-        self._broker.enqueue_jobs([job])
+        self._enqueue([job])
         return job
 
     def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
@@ -424,7 +453,7 @@ class Engine:
         :return: the Job that was created and scheduled
         """
         job = self._make_job(task, at, args, kwargs)
-        self._broker.enqueue_jobs([job])
+        self._enqueue([job])
         return job
 
     def schedule_batch(self, batch: Batch) -> List[Job]:
@@ -438,7 +467,11 @@ class Engine:
         """
         jobs = self._make_batch(batch)
         if jobs:
-            self._broker.enqueue_jobs(jobs)
+            try:
+                self._enqueue(jobs)
+            except DuplicateJobError:
+                batch._mark_scheduled()  # the other jobs were scheduled
+                raise
         batch._mark_scheduled()
         return jobs
 
@@ -484,13 +517,18 @@ class Engine:
         """Like :meth:`schedule_batch`, without blocking the event loop; see :meth:`aschedule`."""
         jobs = self._make_batch(batch)
         if jobs:
-            await self._enqueue_in_executor(jobs)
+            try:
+                await self._enqueue_in_executor(jobs)
+            except DuplicateJobError:
+                batch._mark_scheduled()  # the other jobs were scheduled
+                raise
         batch._mark_scheduled()
         return jobs
 
     async def _enqueue_in_executor(self, jobs: Sequence[Job]) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._broker.enqueue_jobs, jobs)
+        self._check_duplicates(jobs)
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task now, in the calling thread, and return what it returns.
@@ -724,6 +762,7 @@ class Engine:
                 old.task_kwargs, old.id_hex, 0, JobStatus.NOT_SET,
             )  # fmt: skip
             job.track, job.result_ttl, job._asap = old.track, old.result_ttl, True
+            job.unique = old.unique
             job._engine = self
             pairs.append((failed, job))
         moved = 0
@@ -1038,7 +1077,7 @@ class PreparedBatch:
                 raise SpinachError("this PreparedBatch was scheduled already")
             self._done = True
         if self.jobs:
-            self._engine.broker.enqueue_jobs(self.jobs)
+            self._engine._enqueue(self.jobs)
         return self.jobs
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "BrokerConnectionError",
     "BrokerError",
     "BrokerUnavailableError",
+    "DuplicateJobError",
     "InvalidJobSignatureError",
     "InvalidTaskError",
     "JobInterruptedError",
@@ -74,6 +75,22 @@ class PayloadTooLargeError(SerializationError):
 
     Raised when the job is scheduled: nothing is sent.
     """
+
+
+class DuplicateJobError(SpinachError):
+    """A job of a unique task was scheduled while a job with its key is still live.
+
+    Raised by ``schedule``, ``schedule_at`` and ``schedule_batch`` for the
+    tasks defined with ``on_duplicate="raise"``.  The duplicate was not
+    scheduled; the other jobs of a batch were.
+
+    :ivar duplicates: the jobs refused, each standing for the live job that
+        holds its key (its ``id`` and ``status``; ``duplicate`` is ``True``)
+    """
+
+    def __init__(self, message: str, duplicates: list[Any]) -> None:
+        super().__init__(message)
+        self.duplicates = duplicates
 
 
 class TasksNotAttachedError(SpinachError, RuntimeError):

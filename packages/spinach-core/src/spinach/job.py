@@ -155,6 +155,11 @@ class Job:
         when the job is not tracked (see :meth:`spinach.engine.Engine.get_job`)
     :ivar result_ttl: seconds the job's result is kept once it is finished,
         ``0`` when its task does not store results (see :meth:`result`)
+    :ivar unique: for a job of a unique task, the digest of its key (40 hex
+        digits): no two live jobs of a namespace share it; else ``None``
+    :ivar duplicate: ``True`` for a job whose scheduling found a live job
+        with the same unique key: nothing was scheduled, and this object
+        stands for that existing job (its :attr:`id` and :attr:`status`)
 
     Jobs returned by :meth:`spinach.engine.Engine.get_job` (and by
     :meth:`refresh`) also carry what their record says: :attr:`enqueued_at`,
@@ -174,6 +179,7 @@ class Job:
         "_id_hex",
         "_payload",
         "_result",
+        "duplicate",
         "max_retries",
         "queue",
         "result_ttl",
@@ -183,6 +189,7 @@ class Job:
         "task_kwargs",
         "task_name",
         "track",
+        "unique",
     )
 
     _asap: bool
@@ -224,6 +231,8 @@ class Job:
         self.task_kwargs: Dict[str, Any] = task_kwargs if task_kwargs else {}
         self.track = 0
         self.result_ttl = 0
+        self.unique: Optional[str] = None
+        self.duplicate = False
         self._result: Optional[str] = None
         self._clear_record()
 
@@ -295,6 +304,8 @@ class Job:
         job.task_kwargs = task_kwargs
         job.track = 0
         job.result_ttl = 0
+        job.unique = None
+        job.duplicate = False
         job._result = None
         job._engine = None
         job._following = None
@@ -344,7 +355,8 @@ class Job:
         without decoding the JSON (see :func:`has_job_head`).  A tracked
         job's payload ends with ``,"track":<seconds>}``, where scripts read
         whether and how long to keep its record, then (if its task stores
-        results) ``,"result":<seconds>}``.
+        results) ``,"result":<seconds>}``; a unique job's has
+        ``,"unique":"<40 hex digits>"`` just before ``"track"``.
         """
         payload = _PAYLOAD % (
             self._id_hex,
@@ -359,6 +371,8 @@ class Job:
         if self.track or self.result_ttl:
             # Last fields: broker scripts find them at the end of the payload.
             tail = f',"track":{self.track}' if self.track else ""
+            if self.unique is not None:
+                tail = f',"unique":"{self.unique}"{tail}'
             if self.result_ttl:
                 tail += f',"result":{self.result_ttl}'
             return f"{payload[:-1]}{tail}}}"
@@ -410,6 +424,7 @@ class Job:
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
                 raise ValueError(f"start date {at!r} is out of range")
             track = result_ttl = 0
+            unique = None
             if len(data) != len(_FIELDS):  # fields after kwargs: tracking, or a newer version's
                 track = data.get("track", 0)
                 if type(track) is not int or not 0 <= track <= _MAX_TRACK:
@@ -417,6 +432,11 @@ class Job:
                 result_ttl = data.get("result", 0)
                 if type(result_ttl) is not int or not 0 <= result_ttl <= _MAX_TRACK:
                     raise ValueError(f"result {result_ttl!r} is not a number of seconds")
+                unique = data.get("unique")
+                if unique is not None and not (
+                    type(unique) is str and len(unique) == 40 and _HEX.issuperset(unique)
+                ):
+                    raise ValueError(f"unique key {unique!r} is not 40 hex digits")
             _check_canonical(text, data)
             job = cls._create(
                 task_name,
@@ -433,6 +453,7 @@ class Job:
             raise SerializationError(f"not a Spinach job payload: {exc!r}") from exc
         job.track = track
         job.result_ttl = result_ttl
+        job.unique = unique
         return job
 
     # -- following a job ---------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import numbers
 import re
 import weakref
@@ -50,6 +52,9 @@ __all__ = [
 #: Queue used by tasks and workers that do not name one.
 DEFAULT_QUEUE = "spinach"
 
+#: The ``unique`` option of a task: off, keyed by the arguments, or by a function.
+UniqueOption = Union[bool, Callable[..., str]]
+
 _NO_NAMES: FrozenSet[str] = frozenset()
 
 # Letters, digits and "_.:-": names go verbatim into Redis keys, channel names,
@@ -96,11 +101,13 @@ class Task:
         "max_concurrency",
         "max_retries",
         "name",
+        "on_duplicate",
         "periodicity",
         "queue",
         "store_result",
         "timeout",
         "track",
+        "unique",
     )
 
     def __init__(
@@ -116,8 +123,16 @@ class Task:
         store_result: Union[bool, timedelta] = False,
         timeout: Optional[timedelta] = None,
         cron: Optional[CronSchedule] = None,
+        unique: UniqueOption = False,
+        on_duplicate: str = "return",
     ) -> None:
         self.func = func
+        #: Whether its jobs are unique: ``False``, ``True`` (keyed by their
+        #: arguments) or the function that gives the key of a job.
+        self.unique = unique
+        #: What scheduling a duplicate of a live unique job does: ``"return"``
+        #: the live job, or ``"raise"`` :class:`~spinach.exc.DuplicateJobError`.
+        self.on_duplicate = on_duplicate
         #: The cron schedule of a cron task, or ``None``.
         self.cron = cron
         #: Longest time a job of this task may run, or ``None``.
@@ -157,6 +172,28 @@ class Task:
                 self._checked[shape] = error
         if error:
             raise InvalidJobSignatureError(error)
+
+    def unique_digest(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[str]:
+        """The digest of the unique key of a job of this task, or ``None``.
+
+        The key is the task's name with the job's arguments (keyword
+        arguments in any order), or with what its ``unique`` function
+        returns for them; raise :class:`TypeError` if that is not a
+        non-empty ``str``.
+        """
+        unique = self.unique
+        if unique is False:
+            return None
+        if unique is True:
+            key = json.dumps([list(args), kwargs], sort_keys=True, separators=(",", ":"))
+        else:
+            key = unique(*args, **kwargs)
+            if not isinstance(key, str) or not key:
+                raise TypeError(
+                    f"the unique function of task {self.name!r} must return a non-empty str "
+                    f"for the job's arguments, not {key!r}"
+                )
+        return hashlib.sha1(f"{self.name}\0{key}".encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"<Task {self.name} queue={self.queue} max_retries={self.max_retries}>"
@@ -238,6 +275,39 @@ def _check_timeout(name: str, timeout: object) -> None:
         raise InvalidTaskError(f"task {name!r}: timeout must be a timedelta, not {timeout!r}")
     if timeout <= timedelta(0):
         raise InvalidTaskError(f"task {name!r}: timeout must be positive, not {timeout}")
+
+
+def _check_unique(
+    name: str,
+    unique: object,
+    on_duplicate: object,
+    track: Optional[bool],
+    periodicity: Optional[timedelta],
+    cron: Optional[CronSchedule],
+) -> Optional[bool]:
+    """Check the unique options of a task; return its ``track`` (a unique task is tracked)."""
+    where = f"task {name!r}"
+    if on_duplicate not in ("return", "raise"):
+        raise InvalidTaskError(
+            f'{where}: on_duplicate must be "return" or "raise", not {on_duplicate!r}'
+        )
+    if unique is False:
+        return track
+    if unique is not True and not callable(unique):
+        raise InvalidTaskError(
+            f"{where}: unique must be True, False or a function returning a job's key, "
+            f"not {unique!r}"
+        )
+    if periodicity is not None or cron is not None:
+        raise InvalidTaskError(
+            f"{where}: periodic and cron tasks cannot be unique (each run is already once)"
+        )
+    if track is False:
+        raise InvalidTaskError(
+            f"{where}: a unique task is tracked (its jobs' records hold their keys): "
+            "do not give track=False"
+        )
+    return True
 
 
 def _check_track(track: object) -> None:
@@ -366,6 +436,8 @@ class Tasks:
         timeout: Optional[timedelta] = None,
         cron: Optional[str] = None,
         timezone: Union[str, tzinfo, None] = None,
+        unique: UniqueOption = False,
+        on_duplicate: str = "return",
     ) -> Any:
         """Decorator to register a task function.
 
@@ -392,6 +464,8 @@ class Tasks:
                 timeout=timeout,
                 cron=cron,
                 timezone=timezone,
+                unique=unique,
+                on_duplicate=on_duplicate,
             )
             return function
 
@@ -413,6 +487,8 @@ class Tasks:
         timeout: Optional[timedelta] = None,
         cron: Optional[str] = None,
         timezone: Union[str, tzinfo, None] = None,
+        unique: UniqueOption = False,
+        on_duplicate: str = "return",
     ) -> None:
         """Register a task function.
 
@@ -446,6 +522,18 @@ class Tasks:
             ``pip install 'spinach-core[cron]'``; see :mod:`spinach.cron`.
         :arg timezone: the time zone of ``cron`` (an IANA name such as
             ``"Europe/Paris"``, or a ``tzinfo``); UTC by default.
+        :arg unique: ``True`` to never have two live jobs (waiting, queued or
+            running) of this task with the same arguments, or a function
+            taking the job's arguments and returning its key (a ``str``):
+            scheduling a job whose key a live job holds schedules nothing.
+            The key is freed when that job ends (succeeds, fails for good,
+            is cancelled, is set aside, or is lost with a dead worker
+            without retries left).  Unique jobs are tracked.  See the
+            chapter "Unique jobs".
+        :arg on_duplicate: what scheduling such a duplicate does:
+            ``"return"`` (the default) returns a Job standing for the live
+            one (``job.duplicate`` is ``True``, ``job.id`` its id);
+            ``"raise"`` raises :class:`~spinach.exc.DuplicateJobError`.
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -469,6 +557,7 @@ class Tasks:
         _check_timeout(name, timeout)
         track = _first(track, self.track, None)
         schedule = _check_cron(name, cron, timezone, periodicity)
+        track = _check_unique(name, unique, on_duplicate, track, periodicity, schedule)
         task = Task(
             func,
             name,
@@ -480,6 +569,8 @@ class Tasks:
             store_result=store_result,
             timeout=timeout,
             cron=schedule,
+            unique=unique,
+            on_duplicate=on_duplicate,
         )
         if periodicity is not None or schedule is not None:
             try:

@@ -45,7 +45,12 @@ REJECTED_KEPT = 10_000
 #: for the fetch that finds the job to drop it (as the Redis scripts do).
 SAFETY = 30 * 86400
 # The tail of a tracked job's payload: its record's TTL, its result's TTL.
-_TRACKED = re.compile(r'(?:,"track":([0-9]+))?(?:,"result":([0-9]+))?(?:,"sig":"[0-9a-f]+")?}$')
+_TRACKED = re.compile(
+    r'(?:,"unique":"([0-9a-fA-F]{40})")?'
+    r'(?:,"track":([0-9]+))?(?:,"result":([0-9]+))?(?:,"sig":"[0-9a-f]+")?}$'
+)
+#: Statuses of a job that holds its unique key.
+_LIVE = (JobStatus.WAITING, JobStatus.QUEUED, JobStatus.RUNNING)
 
 logger = logging.getLogger("spinach.broker")
 
@@ -114,6 +119,8 @@ class _Namespace:
     # job id -> record, for tracked jobs; (expiry, job id) of finished ones
     records: Dict[str, _Record] = field(default_factory=dict)
     expiries: List[Tuple[float, str]] = field(default_factory=list)
+    # unique key digest -> the id of the job that holds it (unique tasks)
+    unique: Dict[str, str] = field(default_factory=dict)
     # job id -> (expiry, stored outcome), for jobs whose task stores results
     # job id -> failed job, in the order they failed (listed or requeued since)
     failed: Dict[str, _Failed] = field(default_factory=dict)
@@ -231,8 +238,26 @@ class MemoryBroker(Broker):
             space = self._ns
             now = self.clock.time()
             for job, payload in payloads:
+                if job.unique is not None and self._holds_key(space, job, now):
+                    continue
                 self._store(space, job, payload, now)
-            self._notify(space, jobs)
+            self._notify(space, [job for job in jobs if not job.duplicate])
+
+    def _holds_key(self, space: _Namespace, job: Job, now: float) -> bool:
+        """Whether a live job holds ``job``'s unique key (then ``job`` stands for it).
+
+        If none does, ``job`` takes the key.
+        """
+        assert job.unique is not None
+        holder = space.unique.get(job.unique)
+        if holder is not None and holder != job.id_hex:
+            record = self._record(space, holder, now)
+            if record is not None and record.status in _LIVE:
+                job._id_hex, job._id = holder, None
+                job.status, job.duplicate = record.status, True
+                return True
+        space.unique[job.unique] = job.id_hex
+        return False
 
     def plan_cron_runs(self, runs: Sequence[Job], planned_at: float) -> CronPlan:
         """Plan the next ticks of cron tasks; see :meth:`Broker.plan_cron_runs`."""
@@ -303,6 +328,8 @@ class MemoryBroker(Broker):
             space.results[job.id_hex] = (now + job.result_ttl, outcome)
             heapq.heappush(expiries, (now + job.result_ttl, job.id_hex))
             self.store.outcome_stored.notify_all()
+        if job.unique is not None and space.unique.get(job.unique) == job.id_hex:
+            del space.unique[job.unique]
         record = self._record(space, job.id_hex, now) if job.track else None
         if record is None:
             return
@@ -389,6 +416,11 @@ class MemoryBroker(Broker):
                 payload = self.codec.encode(job)
                 space.queues.setdefault(job.queue, deque()).append(payload)
                 job.status = JobStatus.QUEUED
+                if job.unique is not None:  # an operator's requeue runs, taking the key if free
+                    holder = space.unique.get(job.unique)
+                    live = holder is not None and self._record(space, holder, now)
+                    if not (live and live.status in _LIVE):
+                        space.unique[job.unique] = job_id
                 entry.listed, entry.requeued_at = False, now
                 space.results.pop(job_id, None)
                 record = self._record(space, job_id, now) if job.track else None
@@ -615,11 +647,12 @@ class MemoryBroker(Broker):
         if head is not None:  # it stands for a job: the registry of failed jobs keeps it
             reason = JobError(UNREADABLE, f"its payload was set aside as unreadable: {exc}")
             self._keep_failed(space, head[0], payload, reason, self.clock.time())
-        tail = _TRACKED.search(payload[-200:]) if has_job_head(payload) else None
-        if tail is not None and (tail[1] or tail[2]):  # a tracked job set aside ends there
+        tail = _TRACKED.search(payload[-260:]) if has_job_head(payload) else None
+        if tail is not None and (tail[2] or tail[3]):  # a tracked job set aside ends there
             job = Job("?", "?", from_timestamp(0), 0)
             job._id_hex = payload[7:39].lower()
-            job.track, job.result_ttl = int(tail[1] or 0), int(tail[2] or 0)
+            job.track, job.result_ttl = int(tail[2] or 0), int(tail[3] or 0)
+            job.unique = tail[1] if tail[2] else None
             error = JobError(
                 "spinach.exc.SerializationError",
                 "its payload was set aside as unreadable (see the rejected payloads)",

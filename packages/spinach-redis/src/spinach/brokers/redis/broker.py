@@ -46,6 +46,7 @@ from spinach.exc import (
     BrokerError,
     BrokerUnavailableError,
     JobLostError,
+    SpinachError,
 )
 from spinach.failures import UNREADABLE, FailedJob, parse_history, unreadable_job
 from spinach.inspection import QueueInfo, WorkerInfo
@@ -454,33 +455,80 @@ class RedisBroker(Broker):
         staged in chunks, invisible to workers, then committed in one atomic
         step, after which it is moved to its queues in bounded calls: all of
         it is enqueued, or (if staging fails or the producer dies first)
-        none of it.
+        none of it.  A batch holding jobs of unique tasks must go in one
+        round trip (their keys are taken in the same atomic step), or
+        :class:`~spinach.exc.SpinachError` is raised and nothing is sent.
         """
         if not jobs:
             return
-        self._sync_clock()
         entries: List[Any] = []
         size = 0
+        unique = False
         for job in jobs:
             payload = self.codec.encode(job)
             size += len(payload)
+            unique = unique or job.unique is not None
             if job.asap:
                 entries += ("q", job.queue, payload)
             else:  # the script decides with the server's clock
                 entries += ("a", repr(job.at_timestamp), payload)
-        if len(jobs) <= 2 * BATCH_CHUNK_JOBS and size <= 2 * BATCH_CHUNK_BYTES:
-            statuses = self._enqueue_at_once(entries)
+        at_once = len(jobs) <= 2 * BATCH_CHUNK_JOBS and size <= 2 * BATCH_CHUNK_BYTES
+        if unique and not at_once:
+            raise SpinachError(
+                f"a batch holding jobs of unique tasks is enqueued in one atomic call: at most "
+                f"{2 * BATCH_CHUNK_JOBS} jobs and {2 * BATCH_CHUNK_BYTES} bytes of payloads "
+                f"(this one: {len(jobs)} jobs, {size} bytes); split it, nothing was scheduled"
+            )
+        self._sync_clock()
+        holders: List[Any] = []
+        if at_once:
+            statuses, holders = self._enqueue_at_once(entries)
         else:
             statuses = self._enqueue_staged(entries)
         now = self.clock.time()
         for index, job in enumerate(jobs):
             if index < len(statuses):
-                queued = statuses[index] == "q"
+                status = statuses[index]
+                if status in _HELD:
+                    job._id_hex, job._id = _text(holders.pop(0)), None
+                    job.status, job.duplicate = _HELD[status], True
+                    continue
+                queued = status == "q"
             else:  # a retry whose first attempt was applied, or moved by a worker
                 queued = job.asap or job.at_timestamp <= now
             job.status = JobStatus.QUEUED if queued else JobStatus.WAITING
+        if unique and not statuses:
+            self._find_holders(jobs)
 
-    def _enqueue_at_once(self, entries: List[Any]) -> str:
+    def _find_holders(self, jobs: Sequence[Job]) -> None:
+        """Tell the duplicates among unique jobs, after a retried enqueue applied at first.
+
+        The first attempt's reply was lost; a unique job whose key is held
+        by another live job was a duplicate of it (or ended since, and its
+        key was taken by a newer job: that one is then the live one).
+        """
+        unique = [job for job in jobs if job.unique is not None]
+        keys = self.keys
+
+        def read(attempt: int) -> List[Any]:
+            holders = self._redis.hmget(keys.unique, [job.unique for job in unique])
+            others = [
+                (job, _text(holder))
+                for job, holder in zip(unique, holders)
+                if holder is not None and _text(holder) != job.id_hex
+            ]
+            pipe = self._redis.pipeline(transaction=False)
+            for _, holder in others:
+                pipe.hget(keys.job(holder), "status")
+            return list(zip(others, pipe.execute() if others else []))
+
+        for (duplicate, holder), status in self._retrying("read unique keys", read):
+            held = _HELD.get(_RECORD_LETTERS.get(_text(status) if status else "", ""))
+            if held is not None:
+                duplicate._id_hex, duplicate._id = holder, None
+                duplicate.status, duplicate.duplicate = held, True
+
+    def _enqueue_at_once(self, entries: List[Any]) -> Tuple[str, List[Any]]:
         keys = self.keys
         producer, sequence = self._next_sequence()
         args = [keys.prefix, self._now_arg(), producer, sequence, IDEMPOTENCY_TTL_MS, *entries]
@@ -497,7 +545,11 @@ class RedisBroker(Broker):
             return reply
 
         reply = self._retrying("enqueue jobs", call)
-        return _text(reply) if reply != 0 else ""
+        if reply == 0:
+            return "", []
+        if isinstance(reply, list):  # duplicates of unique jobs: their holders follow
+            return _text(reply[0]), list(reply[1:])
+        return _text(reply), []
 
     def _enqueue_staged(self, entries: List[Any]) -> str:
         keys = self.keys
@@ -1281,7 +1333,7 @@ class RedisBroker(Broker):
             doomed += [keys.queue(name) for name in names]
             doomed += [keys.running(w) for w in workers] + [keys.worker(w) for w in workers]
             doomed += [keys.adopted(w) for w in workers] + [keys.periodic_retired]
-            doomed += [keys.max_concurrency_seen, keys.cron]
+            doomed += [keys.max_concurrency_seen, keys.cron, keys.unique]
             doomed += [keys.parked(task) for task in tasks]
             failed = [_text(i) for i in client.zrange(keys.failed, 0, -1)]
             doomed += [keys.failed, keys.failed_bounds] + [keys.failed_job(i) for i in failed]
@@ -1370,6 +1422,12 @@ def _default_client() -> Any:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: enqueue.lua's status of a unique job not enqueued: what the live job holding its key is.
+_HELD = {"W": JobStatus.WAITING, "Q": JobStatus.QUEUED, "R": JobStatus.RUNNING}
+#: A record's status field, as the letter enqueue.lua would give it.
+_RECORD_LETTERS = {"1": "W", "2": "Q", "3": "R"}
 
 
 #: Longest single blocking call while waiting for a result (seconds).

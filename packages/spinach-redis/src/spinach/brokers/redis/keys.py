@@ -45,6 +45,8 @@ class Keys:
         self.queues = prefix + "queues"
         #: zset of the ids of committed batches not moved to their queues yet
         self.batches = prefix + "batches"
+        #: hash of unique key digest -> id of the live job that holds it
+        self.unique = prefix + "unique"
         #: hash of task token -> max_concurrency
         self.max_concurrency = prefix + "max_concurrency"
         #: hash of task token -> when a live worker last declared its limit

@@ -170,6 +170,49 @@ local function track_of(payload)
   return ttl and tonumber(ttl), keep and tonumber(keep)
 end
 
+-- The digest of a unique job's key (spinach.task.Task.unique_digest: 40 hex
+-- digits), written ,"unique":"<digest>" just before ,"track": at the end of
+-- its payload; nil for any other payload. Only the tail is looked at, and a
+-- payload without the field costs one plain search.
+local function unique_of(payload)
+  if type(payload) ~= 'string' or not string.find(payload, ',"unique":"', -300, true) then
+    return nil
+  end
+  local tail = string.sub(payload, -300)
+  local unsigned = string.match(tail, '^(.*),"sig":"%x+"}$')
+  if unsigned then tail = unsigned .. '}' end
+  local kept = string.match(tail, '^(.*),"result":%d+}$')
+  if kept then tail = kept .. '}' end
+  local digest = string.match(tail, ',"unique":"(%x+)","track":%d+}$')
+  if digest and #digest == 40 then return digest end
+  return nil
+end
+
+-- A unique key ({ns}:unique, digest -> job id) is held by a live job only:
+-- one whose record says waiting, queued or running. The key is freed when
+-- the job ends (record_finished), and a holder that ended without freeing it
+-- (a version that knew nothing of it, a record expired) holds nothing: its
+-- key is taken over. Returns nil when job `id` now holds the key, else the
+-- live holder's id and status.
+local LIVE = {['1'] = true, ['2'] = true, ['3'] = true}
+local function claim_unique(digest, id)
+  local holder = safe_call('HGET', P .. 'unique', digest)
+  if holder and holder ~= id then
+    local status = safe_call('HGET', P .. 'job:' .. holder, 'status')
+    if LIVE[status] then return holder, status end
+  end
+  safe_call('HSET', P .. 'unique', digest, id)
+  return nil
+end
+
+-- Free the unique key of a job that ended, if it holds it.
+local function release_unique(payload, id)
+  local digest = unique_of(payload)
+  if digest and safe_call('HGET', P .. 'unique', digest) == id then
+    redis.call('HDEL', P .. 'unique', digest)
+  end
+end
+
 -- Store the outcome of a job over for good, for whoever waits for its result
 -- (spinach.outcome): {"status":4,"result":<JSON>} or {"status":5|6,"error":...}.
 -- Waiters block on the list with BLMOVE list list, which leaves it as it is.
@@ -220,8 +263,10 @@ local function record_started(payload, now, worker)
     'started_at', num(now), 'worker', worker, 'payload', payload)
 end
 
--- A tracked job is over for good: its record expires `ttl` seconds from now.
-local function record_finished(id, status, ttl, now, err)
+-- A tracked job is over for good: its record expires `ttl` seconds from now,
+-- and its unique key (read from `payload`) is freed.
+local function record_finished(id, status, ttl, now, err, payload)
+  release_unique(payload, id)
   local key = P .. 'job:' .. id
   if err and err ~= '' then
     safe_call('HSET', key, 'status', status, 'finished_at', num(now), 'error', err)
@@ -290,7 +335,7 @@ local function reject(payload, err)
   end
   local now = clock()
   local ttl, keep = track_of(payload)
-  if ttl then record_finished(id, 5, ttl, now, err) end
+  if ttl then record_finished(id, 5, ttl, now, err, payload) end
   if keep then store_outcome(id, 5, keep, nil, err) end
   local bounds = safe_call('HMGET', P .. 'failed_bounds', 'kept', 'ttl')
   keep_failed(id, payload, err, now, '', tonumber(bounds[1]) or 10000,
@@ -307,7 +352,7 @@ local function cancelled_here(id, payload)
   if record[1] ~= '1' then return false end
   if record[2] ~= '6' then
     local now = clock()
-    record_finished(id, 6, ttl, now)
+    record_finished(id, 6, ttl, now, nil, payload)
     if keep then store_outcome(id, 6, keep) end
   end
   return true
@@ -509,7 +554,7 @@ local function acknowledge(running_key, future_key, first, last, failed)
         end
       elseif FINAL[outcome] then
         if ttl or outcome == 'x' then now = now or clock() end  -- TIME is a command
-        if ttl then record_finished(ARGV[i], FINAL[outcome], ttl, now, err) end
+        if ttl then record_finished(ARGV[i], FINAL[outcome], ttl, now, err, recorded) end
         if keep then store_outcome(ARGV[i], FINAL[outcome], keep, payload, err) end
         if outcome == 'x' then
           keep_failed(ARGV[i], recorded, err, now, failed[1], failed[2], failed[3])

@@ -31,7 +31,7 @@ for n, record in ipairs(records) do
     local ttl, keep = track_of(payload)
     ttl = ttl or 0
     local removed = safe_call('ZREM', KEYS[1], payload)
-    record_finished(id, 6, ttl, now)
+    record_finished(id, 6, ttl, now, nil, payload)
     if removed == 0 then
       safe_call('HSET', key, 'cancel', 1)
       redis.call('EXPIRE', key, ttl + SAFETY)

@@ -5,14 +5,19 @@
 --   kind 'a': target is the start timestamp: queued now if due by the
 --   server's clock, else kept with the future jobs (never early, whatever
 --   the producer's clock says).
+-- A unique job (unique_of) whose key a live job holds is not enqueued: its
+-- status is 'W', 'Q' or 'R' (the holder waiting, queued or running), and
+-- the holders' ids follow, in order. Jobs of one call take keys in order, so
+-- the second of two jobs with one key in a batch is the first's duplicate.
 -- A producer's sequence number makes a retried call idempotent: a call whose
 -- reply was lost is not applied twice. Returns 0 if it was applied already,
--- else a string with 'q' (queued) or 'w' (waiting) for each job.
+-- else a string with 'q' (queued) or 'w' (waiting) for each job, or, if any
+-- job was a duplicate, {that string, holder ids...}.
 if ARGV[3] ~= '' then
   local last = tonumber(redis.call('SET', P .. 'idem:' .. ARGV[3], ARGV[4], 'GET', 'PX', ARGV[5]))
   if last and last >= tonumber(ARGV[4]) then return 0 end
 end
-if #ARGV == 8 and ARGV[6] == 'q' then  -- one job, due now: schedule()'s fast path
+if #ARGV == 8 and ARGV[6] == 'q' and not unique_of(ARGV[8]) then  -- schedule()'s fast path
   local key = P .. 'queue:' .. ARGV[7]
   if redis.call('RPUSH', key, ARGV[8]) == 1 then redis.call('SADD', P .. 'queues', ARGV[7]) end
   if track_of(ARGV[8]) then record_stored(ARGV[8], 2, clock()) end
@@ -21,10 +26,17 @@ if #ARGV == 8 and ARGV[6] == 'q' then  -- one job, due now: schedule()'s fast pa
 end
 local now = clock()
 local pushes = new_pushes()
-local statuses = {}
+local statuses, holders = {}, {}
+local HELD = {['1'] = 'W', ['2'] = 'Q', ['3'] = 'R'}
 for i = 6, #ARGV, 3 do
   local at = ARGV[i] == 'a' and tonumber(ARGV[i + 1])
-  if at and at > now then
+  local digest = unique_of(ARGV[i + 2])
+  local holder, status
+  if digest then holder, status = claim_unique(digest, string.sub(ARGV[i + 2], 8, 39)) end
+  if holder then
+    statuses[#statuses + 1] = HELD[status]
+    holders[#holders + 1] = holder
+  elseif at and at > now then
     defer_job(pushes, ARGV[i + 1], ARGV[i + 2])
     statuses[#statuses + 1] = 'w'
     if track_of(ARGV[i + 2]) then record_stored(ARGV[i + 2], 1, now, nil, at - now) end
@@ -45,4 +57,9 @@ for i = 6, #ARGV, 3 do
 end
 push_all(pushes, KEYS[1])
 publish()
+if #holders > 0 then
+  local reply = {table.concat(statuses)}
+  for _, holder in ipairs(holders) do reply[#reply + 1] = holder end
+  return reply
+end
 return table.concat(statuses)

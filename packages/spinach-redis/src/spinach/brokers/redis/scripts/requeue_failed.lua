@@ -23,6 +23,9 @@ for i = 3, #ARGV, 4 do
       safe_call('HDEL', P .. 'job:' .. id, 'finished_at', 'cancel')
       record_stored(payload, 2, nil)  -- its expiry is a live record's again
     end
+    -- An operator's requeue runs the job; it takes its unique key if free.
+    local digest = unique_of(payload)
+    if digest then claim_unique(digest, id) end
     moved[#moved + 1] = id
   end
 end
