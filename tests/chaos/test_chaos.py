@@ -29,6 +29,12 @@ def test_chaos_short_run():
         assert f"fault  {fault}: 1" in out, out
     # The cron task ran through every fault, never twice for one tick.
     assert re.search(r"cron task: [1-9]\d* runs in \d+ ticks, 0 ticks run twice\n", out), out
+    # Unique jobs: duplicates refused, every accepted one ran, every key freed.
+    assert re.search(
+        r"unique jobs: [1-9]\d* accepted, [1-9]\d* refused as duplicates, never ran: 0, "
+        r"keys left: 0\n",
+        out,
+    ), out
     # The kill hit a retryable and a non-retryable job in flight.
     assert "1 retryable, ran again: 1; 1 non-retryable, failed with JobLostError: 1" in out, out
     # Three forked producers (and their parent) scheduled jobs, and every one ran.

@@ -55,6 +55,7 @@ EXAMPLES_RUN = {
     "signals_connect.py": "test_examples.py::test_signals",
     "job_context.py": "test_examples.py::test_job_context",
     "cron.py": "test_examples.py::test_cron",
+    "unique.py": "test_examples.py::test_unique",
     "queue_priority.py": "test_examples.py::test_queue_priority",
     "inspection.py": "test_examples.py::test_inspection",
     "testing.py": "test_examples.py::test_testing_example",

@@ -81,6 +81,20 @@ def test_cron():
     assert len(lines) == 2
 
 
+def test_unique():
+    result = run("unique.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "duplicate: True, same job: True",
+        "another site: False",
+        "refused: job signup is queued",
+        "Rebuilding the index of site 42",
+        "Rebuilding the index of site 7",
+        "Syncing user 1 (signup)",
+        "after the run: False",
+    ]
+
+
 def test_batch():
     result = run("batch.py")
     assert result.returncode == 0, result.stderr

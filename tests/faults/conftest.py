@@ -40,6 +40,8 @@ def client_tasks() -> Tasks:
     ):
         tasks.add(lambda token: None, name=name, max_retries=retries)
     tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=2)
+    tasks.add(lambda token: None, name="hold_unique", max_retries=0, unique=True)
+    tasks.add(lambda token: None, name="hold_unique_retry", max_retries=3, unique=True)
     # Scenarios of issue 11: tasks of worker_app.py --version 2, and tasks
     # terminating processes of their own.
     tasks.add(lambda token: None, name="new_task", max_retries=3)

@@ -42,6 +42,39 @@ def test_killed_worker_retryable_job_runs_again_and_non_retryable_never(workers)
     assert [j.task_name for j in broker.running_jobs()] == []
 
 
+def test_a_killed_worker_does_not_block_unique_keys_past_the_threshold(workers):
+    spin = workers.engine()
+    victim = workers.start_worker(threads=2, threshold=THRESHOLD)
+    once = spin.schedule("hold_unique", "u1")
+    retried = spin.schedule("hold_unique_retry", "u2")
+    workers.wait_event(lambda e: e.startswith("start hold_unique u1"))
+    workers.wait_event(lambda e: e.startswith("start hold_unique_retry u2"))
+    survivor = workers.start_worker(threads=2, threshold=THRESHOLD)
+    victim.kill()  # SIGKILL while both jobs hold their keys
+    duplicate = spin.schedule("hold_unique", "u1")
+    assert (duplicate.duplicate, duplicate.id) == (True, once.id)  # not dead yet
+
+    # Declared dead: the job without retries fails and frees its key; the
+    # other runs again on the survivor, and keeps its key while it runs.
+    workers.wait_event(
+        lambda e: e.startswith("failed:JobLostError hold_unique u1"), timeout=THRESHOLD + 15
+    )
+    workers.wait_event(lambda e: e == f"start hold_unique_retry u2 {survivor.pid}")
+    again = spin.schedule("hold_unique", "u1")
+    assert not again.duplicate
+    workers.wait_event(lambda e: e == f"start hold_unique u1 {survivor.pid}")
+    rerun = spin.schedule("hold_unique_retry", "u2")
+    assert (rerun.duplicate, rerun.id) == (True, retried.id)
+
+    workers.release("u1")
+    workers.release("u2")
+    workers.wait_event(lambda e: e.startswith("end hold_unique_retry u2"))
+    workers.wait_event(lambda e: e.startswith("end hold_unique u1"))
+    survivor.send_signal(signal.SIGTERM)  # flushes its acknowledgements
+    assert survivor.wait(30) == 0
+    assert not spin.schedule("hold_unique_retry", "u2").duplicate  # freed when it ended
+
+
 def test_sigterm_lets_the_running_job_finish(workers):
     spin = workers.engine()
     worker = workers.start_worker(threads=2, threshold=THRESHOLD)

@@ -142,6 +142,24 @@ def main() -> None:
         hold_until_released(token)
         write("end", "hold_once", token)
 
+    @tasks.task(name="hold_unique", max_retries=0, unique=True)
+    def hold_unique(token: str) -> None:
+        write("start", "hold_unique", token)
+        hold_until_released(token)
+        write("end", "hold_unique", token)
+
+    @tasks.task(name="hold_unique_retry", max_retries=3, unique=True)
+    def hold_unique_retry(token: str) -> None:
+        write("start", "hold_unique_retry", token)
+        hold_until_released(token)
+        write("end", "hold_unique_retry", token)
+
+    # The unique task of the chaos run (tests/support/chaos.py, same key).
+    @tasks.task(name="unique_record", max_retries=20, unique=lambda n: f"k{n % 5}")
+    def unique_record(n: int) -> None:
+        time.sleep(work_time())
+        write("run", "unique_record", n)
+
     def work_time() -> float:
         return random.uniform(0, args.work_ms / 1000)
 

@@ -80,6 +80,14 @@ from redis_server import RedisServer  # noqa: E402
 THRESHOLD = 3.0  # broker_dead_threshold_seconds of the workers
 PERIOD = 1.0  # of the periodic task
 LIMIT = 2  # max_concurrency of the limited task
+UNIQUE_KEYS = 5  # of the unique task: most of its jobs are refused as duplicates
+
+
+def unique_key(n: int) -> str:
+    """The key of a job of the unique task (worker_app.py's, the same function)."""
+    return f"k{n % UNIQUE_KEYS}"
+
+
 LONG_SECONDS = 3 * THRESHOLD  # how long the long jobs work
 LONG_PAUSE_MS = int(2.5 * THRESHOLD * 1000)  # the CLIENT PAUSE longer than the threshold
 SHORT_PAUSE_MS = 400
@@ -148,6 +156,8 @@ class Run:
     #: The ids of the tracked jobs, and what cancel() answered for those cancelled.
     tracked: dict[Job, Any] = field(default_factory=dict)
     cancelled: dict[Job, str] = field(default_factory=dict)
+    #: Jobs of the unique task refused because a live job held their key.
+    duplicates: int = 0
 
 
 class Chaos:
@@ -219,6 +229,7 @@ class Chaos:
         tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=LIMIT)
         tasks.add(lambda n: None, name="tracked", max_retries=20, track=True, store_result=True)
         tasks.add(lambda n: None, name="tracked_once", max_retries=0, track=True)
+        tasks.add(lambda n: None, name="unique_record", max_retries=20, unique=unique_key)
         tasks.add(lambda n, seconds: None, name="long", max_retries=3)
         tasks.add(lambda n, seconds: None, name="long_once", max_retries=0)
         spin = Engine(RedisBroker.from_url(self.server.url), namespace=self.namespace)
@@ -246,7 +257,7 @@ class Chaos:
         kinds += ["tracked", "tracked_once"]
         batch = Batch()
         for n in numbers:
-            task = kinds[n % len(kinds)]
+            task = "unique_record" if n % 11 == 5 else kinds[n % len(kinds)]
             if n % 7 == 0:  # a future job, due within the next seconds
                 delay = timedelta(seconds=self.random.uniform(0.5, spread))
                 batch.schedule_at(task, spin.broker.clock.now() + delay, n)
@@ -254,6 +265,9 @@ class Chaos:
                 batch.schedule(task, n)
         jobs = spin.schedule_batch(batch)
         for job, n in zip(jobs, numbers):
+            if job.duplicate:  # a live job holds its key: nothing was scheduled
+                self.run.duplicates += 1
+                continue
             self.run.scheduled[job.task_name].add(n)
             if n % 7 == 0:
                 self.run.due[(job.task_name, n)] = job.at_timestamp
@@ -261,7 +275,9 @@ class Chaos:
                 self.run.tracked[(job.task_name, n)] = job.id
         # Cancel some tracked jobs at once, queued or due later: one cancelled
         # before it started must never run, whatever the faults.
-        doomed = [job for job, n in zip(jobs, numbers) if job.track and n % 13 == 0]
+        doomed = [
+            job for job, n in zip(jobs, numbers) if job.track and n % 13 == 0 and not job.duplicate
+        ]
         for job, status in zip(doomed, spin.cancel_jobs(doomed) if doomed else []):
             self.run.cancelled[(job.task_name, job.task_args[0])] = status.name
 
@@ -660,6 +676,14 @@ class Chaos:
                               f"producers never ran, e.g. {forked_never[:5]}")  # fmt: skip
         violations += self.run.producer_errors
 
+        unique = {("unique_record", n) for n in self.run.scheduled["unique_record"]}
+        unique_never = sorted(unique - set(counts) - set(self.run.cancelled))
+        if unique_never:
+            violations.append(f"{len(unique_never)} unique jobs never ran, e.g. {unique_never[:5]}")
+        keys_left = self.server.client(socket_timeout=10).hlen(f"{{{self.namespace}}}:unique")
+        if keys_left and self.done(records):
+            violations.append(f"{keys_left} unique keys left behind by jobs that all ended")
+
         limited_done = {n for t, n in _pairs(records, "exit") if t == "limited"}
         limited_missing = self.run.scheduled["limited"] - limited_done
         if limited_missing:
@@ -762,6 +786,8 @@ class Chaos:
               f"{len(duplicate_slots)} periods run twice")  # fmt: skip
         print(f"  cron task: {len(set(ticks))} runs in {periods:.0f} ticks, "
               f"{len(duplicate_ticks)} ticks run twice")  # fmt: skip
+        print(f"  unique jobs: {len(unique)} accepted, {self.run.duplicates} refused as "
+              f"duplicates, never ran: {len(unique_never)}, keys left: {keys_left}")  # fmt: skip
         print(f"  workers alive that were not killed: "
               f"{sum(1 for w in self.live_workers() if w.process.poll() is None)}, "
               f"stopped with SIGTERM and exited cleanly: "
