@@ -48,8 +48,7 @@ def test_a_duplicate_shows_when_and_with_what_the_live_job_runs(engine_on, clock
     record = engine.get_job(asked.id)
     assert record.at == live.at
     assert asked.at == record.at, (
-        f"the Job for live job {asked.id} says it is due at {asked.at}; "
-        f"it is due at {record.at}"
+        f"the Job for live job {asked.id} says it is due at {asked.at}; it is due at {record.at}"
     )
 
 

@@ -34,7 +34,7 @@ from .exc import (
 from .failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
 from .hooks import AsyncJobContext, JobContext, JobHooks
 from .inspection import Inspector
-from .job import _MAX_TRACK, Job, JobStatus, new_job_id, periodic_job_id
+from .job import _MAX_TRACK, _RECORD_ATTRIBUTES, Job, JobStatus, new_job_id, periodic_job_id
 from .notifier import Results
 from .runner import JobRunner, in_job
 from .serialization import DEFAULT_LIMITS, PayloadLimits, check_arguments
@@ -394,6 +394,11 @@ class Engine:
         for job in duplicates:
             logger.debug("Job of unique task %s not scheduled: job %s holds its key",
                          job.task_name, job.id)  # fmt: skip
+            # It stands for the live job: its date, arguments and record, not the call's.
+            record = self._broker.get_job(job.id_hex)
+            if record is not None:
+                for name in _RECORD_ATTRIBUTES:
+                    setattr(job, name, getattr(record, name))
         refused = [
             job
             for job in duplicates
@@ -406,6 +411,7 @@ class Engine:
                 f"the same key and is {first.status.name.lower()}"
                 + (f" ({len(refused)} duplicates in all)" if len(refused) > 1 else ""),
                 refused,
+                [job for job in jobs if not job.duplicate],
             )
 
     def _follow(self, job: Job, task: Task) -> None:
@@ -769,6 +775,14 @@ class Engine:
         for start in range(0, len(pairs), 1000):
             moved += len(self._broker.requeue_failed(pairs[start : start + 1000]))
         logger.info("Requeued %d failed jobs of namespace %r", moved, self._namespace)
+        if moved < len(pairs):
+            logger.warning(
+                "%d failed jobs of namespace %r were not requeued: requeued or purged "
+                "meanwhile, or jobs of unique tasks whose key a live job holds (they stay "
+                "with the failed jobs)",
+                len(pairs) - moved,
+                self._namespace,
+            )
         return moved
 
     def purge_failed(

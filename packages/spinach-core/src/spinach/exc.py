@@ -85,12 +85,17 @@ class DuplicateJobError(SpinachError):
     scheduled; the other jobs of a batch were.
 
     :ivar duplicates: the jobs refused, each standing for the live job that
-        holds its key (its ``id`` and ``status``; ``duplicate`` is ``True``)
+        holds its key (its ``id``, ``status``, date and arguments;
+        ``duplicate`` is ``True``)
+    :ivar scheduled: the other jobs of the call, which were scheduled
     """
 
-    def __init__(self, message: str, duplicates: list[Any]) -> None:
+    def __init__(
+        self, message: str, duplicates: list[Any], scheduled: Optional[list[Any]] = None
+    ) -> None:
         super().__init__(message)
         self.duplicates = duplicates
+        self.scheduled = scheduled if scheduled is not None else []
 
 
 class TasksNotAttachedError(SpinachError, RuntimeError):

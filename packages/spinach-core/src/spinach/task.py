@@ -176,16 +176,22 @@ class Task:
     def unique_digest(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[str]:
         """The digest of the unique key of a job of this task, or ``None``.
 
-        The key is the task's name with the job's arguments (keyword
-        arguments in any order), or with what its ``unique`` function
-        returns for them; raise :class:`TypeError` if that is not a
-        non-empty ``str``.
+        The key is the task's name with the job's arguments matched to the
+        function's parameters, defaults included (so ``f(1)``, ``f(a=1)``
+        and ``f(1, b=2)`` are one call of ``def f(a, b=2)``), or with what
+        its ``unique`` function returns for them; raise
+        :class:`TypeError` if that is not a non-empty ``str``.
         """
         unique = self.unique
         if unique is False:
             return None
         if unique is True:
-            key = json.dumps([list(args), kwargs], sort_keys=True, separators=(",", ":"))
+            call: Any = [list(args), kwargs]
+            if self._signature is not None:  # checked already: the arguments bind
+                bound = self._signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                call = bound.arguments
+            key = json.dumps(call, sort_keys=True, separators=(",", ":"), default=repr)
         else:
             key = unique(*args, **kwargs)
             if not isinstance(key, str) or not key:
@@ -555,9 +561,10 @@ class Tasks:
         _check_track(track)
         _check_store_result(name, store_result)
         _check_timeout(name, timeout)
-        track = _first(track, self.track, None)
         schedule = _check_cron(name, cron, timezone, periodicity)
+        # The registry's track=False is a default: a unique task is tracked all the same.
         track = _check_unique(name, unique, on_duplicate, track, periodicity, schedule)
+        track = _first(track, self.track, None)
         task = Task(
             func,
             name,

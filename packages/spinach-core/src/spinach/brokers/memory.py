@@ -413,14 +413,15 @@ class MemoryBroker(Broker):
                     continue  # requeued or purged meanwhile
                 if abs(entry.failed_at - failed.failed_at.timestamp()) > 1e-5:
                     continue  # failed again since it was read
+                if job.unique is not None:  # only if it can take its key: see the Redis broker
+                    holder = space.unique.get(job.unique)
+                    live = holder not in (None, job_id) and self._record(space, holder, now)
+                    if live and live.status in _LIVE:
+                        continue
+                    space.unique[job.unique] = job_id
                 payload = self.codec.encode(job)
                 space.queues.setdefault(job.queue, deque()).append(payload)
                 job.status = JobStatus.QUEUED
-                if job.unique is not None:  # an operator's requeue runs, taking the key if free
-                    holder = space.unique.get(job.unique)
-                    live = holder is not None and self._record(space, holder, now)
-                    if not (live and live.status in _LIVE):
-                        space.unique[job.unique] = job_id
                 entry.listed, entry.requeued_at = False, now
                 space.results.pop(job_id, None)
                 record = self._record(space, job_id, now) if job.track else None

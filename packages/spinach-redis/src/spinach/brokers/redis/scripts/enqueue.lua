@@ -13,9 +13,21 @@
 -- reply was lost is not applied twice. Returns 0 if it was applied already,
 -- else a string with 'q' (queued) or 'w' (waiting) for each job, or, if any
 -- job was a duplicate, {that string, holder ids...}.
+-- The reply of a call with unique jobs is kept with the sequence number, and
+-- a retry gets it again: which jobs were duplicates is told by what the
+-- first attempt did, not guessed from the keys as they are now.
 if ARGV[3] ~= '' then
   local last = tonumber(redis.call('SET', P .. 'idem:' .. ARGV[3], ARGV[4], 'GET', 'PX', ARGV[5]))
-  if last and last >= tonumber(ARGV[4]) then return 0 end
+  if last and last >= tonumber(ARGV[4]) then
+    local kept = last == tonumber(ARGV[4]) and redis.call('GET', P .. 'idem:' .. ARGV[3] .. ':reply')
+    if not kept then return 0 end
+    local words = {}
+    for word in string.gmatch(kept, '%S+') do words[#words + 1] = word end
+    if words[1] ~= ARGV[4] or not words[2] then return 0 end
+    if #words == 2 then return words[2] end
+    table.remove(words, 1)
+    return words
+  end
 end
 if #ARGV == 8 and ARGV[6] == 'q' and not unique_of(ARGV[8]) then  -- schedule()'s fast path
   local key = P .. 'queue:' .. ARGV[7]
@@ -26,13 +38,16 @@ if #ARGV == 8 and ARGV[6] == 'q' and not unique_of(ARGV[8]) then  -- schedule()'
 end
 local now = clock()
 local pushes = new_pushes()
-local statuses, holders = {}, {}
+local statuses, holders, unique = {}, {}, false
 local HELD = {['1'] = 'W', ['2'] = 'Q', ['3'] = 'R'}
 for i = 6, #ARGV, 3 do
   local at = ARGV[i] == 'a' and tonumber(ARGV[i + 1])
   local digest = unique_of(ARGV[i + 2])
   local holder, status
-  if digest then holder, status = claim_unique(digest, string.sub(ARGV[i + 2], 8, 39)) end
+  if digest then
+    unique = true
+    holder, status = claim_unique(digest, string.sub(ARGV[i + 2], 8, 39))
+  end
   if holder then
     statuses[#statuses + 1] = HELD[status]
     holders[#holders + 1] = holder
@@ -57,6 +72,10 @@ for i = 6, #ARGV, 3 do
 end
 push_all(pushes, KEYS[1])
 publish()
+if unique and ARGV[3] ~= '' then
+  redis.call('SET', P .. 'idem:' .. ARGV[3] .. ':reply',
+    ARGV[4] .. ' ' .. table.concat(statuses) .. ' ' .. table.concat(holders, ' '), 'PX', ARGV[5])
+end
 if #holders > 0 then
   local reply = {table.concat(statuses)}
   for _, holder in ipairs(holders) do reply[#reply + 1] = holder end

@@ -7,6 +7,9 @@
 -- requeued_at, so that the job's history goes on if it fails again. A
 -- tracked job's record says queued again and expires as a live one; a stored
 -- outcome is forgotten, so that a waiter waits for the new run.
+-- A unique job is requeued only if it can take its key: while another live
+-- job holds it (a newer job, or a failed job of the same key requeued by this
+-- call), it stays in the registry, so that two jobs of one key never run.
 -- Returns the ids of the jobs moved.
 local now = clock()
 local pushes = new_pushes()
@@ -15,6 +18,8 @@ for i = 3, #ARGV, 4 do
   local id, read, queue, payload = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   local listed = safe_call('ZSCORE', KEYS[1], id)
   local score = tonumber(listed)
+  local digest = score and read and math.abs(score - read) < 0.00001 and unique_of(payload)
+  if digest and claim_unique(digest, id) then score = nil end  -- a live job holds its key
   if score and read and math.abs(score - read) < 0.00001 then
     queue_job(pushes, queue, payload)
     safe_call('HSET', P .. 'failed:' .. id, 'requeued_at', num(now))
@@ -23,9 +28,6 @@ for i = 3, #ARGV, 4 do
       safe_call('HDEL', P .. 'job:' .. id, 'finished_at', 'cancel')
       record_stored(payload, 2, nil)  -- its expiry is a live record's again
     end
-    -- An operator's requeue runs the job; it takes its unique key if free.
-    local digest = unique_of(payload)
-    if digest then claim_unique(digest, id) end
     moved[#moved + 1] = id
   end
 end
