@@ -17,6 +17,7 @@ import pytest
 from spinach.brokers.redis import RedisBroker
 from spinach.clock import ManualClock
 from spinach.job import Job, JobStatus
+from spinach.task import Task
 from spinach.utils import from_timestamp
 
 pytestmark = pytest.mark.redis
@@ -36,12 +37,20 @@ def flow_cost(
     result: int = 0,
     queues: tuple[str, ...] = ("q",),
     unique: bool = False,
+    rate_limited: tuple[str, ...] = (),
 ) -> Counter[str]:
     """Commands of enqueue + fetch + acknowledge of ``jobs`` jobs (the worker registered first)."""
     clock = ManualClock()
     broker = RedisBroker(server.client(), clock=clock)
     broker.namespace = f"cost{next(_names)}"
     broker.start()
+    if rate_limited:  # a generous limit: what counting costs, with no job refused
+        broker.set_concurrency_keys(
+            [
+                Task(lambda n: None, name, "q", 0, None, None, rate_limit=(10**6, 60.0))
+                for name in rate_limited
+            ]
+        )
     client = server.client()
     batch = []
     for n in range(jobs):
@@ -89,6 +98,14 @@ def test_unique_keys_cost_four_commands_per_job(fresh_redis):
     tracked = per_100_jobs(fresh_redis, track=600)
     unique = per_100_jobs(fresh_redis, track=600, unique=True)
     assert unique - tracked == Counter({"hget": 200, "hset": 100, "hdel": 100})
+
+
+def test_rate_limits_cost_nothing_to_other_tasks_and_one_command_to_theirs(fresh_redis):
+    # The worker knows a rate-limited task, but these jobs are of another.
+    assert per_100_jobs(fresh_redis, rate_limited=("other",)) == Counter()
+    # ZADD (the start, in the window) per job; the window is read, and its
+    # expiry set, once per task and fetch.
+    assert per_100_jobs(fresh_redis, rate_limited=("task",)) == Counter({"zadd": 100})
 
 
 def test_results_cost_two_commands_per_job(fresh_redis):

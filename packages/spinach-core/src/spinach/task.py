@@ -54,6 +54,8 @@ DEFAULT_QUEUE = "spinach"
 
 #: The ``unique`` option of a task: off, keyed by the arguments, or by a function.
 UniqueOption = Union[bool, Callable[..., str]]
+#: The ``rate_limit`` option of a task: ``"100/m"``, ``(100, timedelta(minutes=1))`` or ``None``.
+RateLimitOption = Union[str, Tuple[int, timedelta], None]
 
 _NO_NAMES: FrozenSet[str] = frozenset()
 
@@ -104,6 +106,7 @@ class Task:
         "on_duplicate",
         "periodicity",
         "queue",
+        "rate_limit",
         "store_result",
         "timeout",
         "track",
@@ -125,8 +128,12 @@ class Task:
         cron: Optional[CronSchedule] = None,
         unique: UniqueOption = False,
         on_duplicate: str = "return",
+        rate_limit: Optional[Tuple[int, float]] = None,
     ) -> None:
         self.func = func
+        #: Most jobs started per period across all workers, as
+        #: ``(jobs, seconds)``, or ``None``.
+        self.rate_limit = rate_limit
         #: Whether its jobs are unique: ``False``, ``True`` (keyed by their
         #: arguments) or the function that gives the key of a job.
         self.unique = unique
@@ -316,6 +323,45 @@ def _check_unique(
     return True
 
 
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_RE = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]*)\s*([smhd])\s*")
+
+
+def _check_rate_limit(name: str, rate_limit: object) -> Optional[Tuple[int, float]]:
+    """The ``rate_limit`` of a task as ``(jobs, seconds)``, or ``None``; refuse anything else."""
+    if rate_limit is None:
+        return None
+    where = f"task {name!r}"
+    if isinstance(rate_limit, str):
+        match = _RATE_RE.fullmatch(rate_limit)
+        if match is None:
+            raise InvalidTaskError(
+                f'{where}: rate_limit {rate_limit!r} is not "<jobs>/<unit>" with a unit '
+                'among s, m, h, d (e.g. "100/m", or "5/10s")'
+            )
+        most = int(match[1])
+        period = float(int(match[2] or 1) * _RATE_UNITS[match[3]])
+    elif (
+        isinstance(rate_limit, tuple)
+        and len(rate_limit) == 2
+        and isinstance(rate_limit[1], timedelta)
+        and isinstance(rate_limit[0], int)
+        and not isinstance(rate_limit[0], bool)
+    ):
+        most, period = rate_limit[0], rate_limit[1].total_seconds()
+    else:
+        raise InvalidTaskError(
+            f'{where}: rate_limit must be a str such as "100/m" or a (jobs, timedelta) '
+            f"tuple, not {rate_limit!r}"
+        )
+    if most < 1 or not 0.001 <= period <= 30 * 86400:
+        raise InvalidTaskError(
+            f"{where}: rate_limit needs at least 1 job per period, and a period between "
+            f"1 ms and 30 days, not {most} per {period:g} s"
+        )
+    return most, period
+
+
 def _check_track(track: object) -> None:
     if track is not None and not isinstance(track, bool):
         raise InvalidTaskError(f"track must be True, False or None, not {track!r}")
@@ -444,6 +490,7 @@ class Tasks:
         timezone: Union[str, tzinfo, None] = None,
         unique: UniqueOption = False,
         on_duplicate: str = "return",
+        rate_limit: RateLimitOption = None,
     ) -> Any:
         """Decorator to register a task function.
 
@@ -472,6 +519,7 @@ class Tasks:
                 timezone=timezone,
                 unique=unique,
                 on_duplicate=on_duplicate,
+                rate_limit=rate_limit,
             )
             return function
 
@@ -495,6 +543,7 @@ class Tasks:
         timezone: Union[str, tzinfo, None] = None,
         unique: UniqueOption = False,
         on_duplicate: str = "return",
+        rate_limit: RateLimitOption = None,
     ) -> None:
         """Register a task function.
 
@@ -540,6 +589,11 @@ class Tasks:
             ``"return"`` (the default) returns a Job standing for the live
             one (``job.duplicate`` is ``True``, ``job.id`` its id);
             ``"raise"`` raises :class:`~spinach.exc.DuplicateJobError`.
+        :arg rate_limit: most jobs of this task started per period, across
+            every worker and process of the namespace: ``"100/m"`` (``s``,
+            ``m``, ``h``, ``d``) or ``(100, timedelta(minutes=1))``.  Jobs
+            over the limit wait in the broker, with the future jobs, until
+            the window has room.  See the chapter "Rate limits".
 
         >>> tasks = Tasks()
         >>> tasks.add(lambda x: x, name='do_nothing')
@@ -578,6 +632,7 @@ class Tasks:
             cron=schedule,
             unique=unique,
             on_duplicate=on_duplicate,
+            rate_limit=_check_rate_limit(name, rate_limit),
         )
         if periodicity is not None or schedule is not None:
             try:

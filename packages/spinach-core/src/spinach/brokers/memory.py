@@ -121,6 +121,8 @@ class _Namespace:
     expiries: List[Tuple[float, str]] = field(default_factory=list)
     # unique key digest -> the id of the job that holds it (unique tasks)
     unique: Dict[str, str] = field(default_factory=dict)
+    # task name -> the start dates of its jobs in the last period (rate limits)
+    rate_windows: Dict[str, Deque[float]] = field(default_factory=dict)
     # job id -> (expiry, stored outcome), for jobs whose task stores results
     # job id -> failed job, in the order they failed (listed or requeued since)
     failed: Dict[str, _Failed] = field(default_factory=dict)
@@ -171,6 +173,7 @@ class MemoryBroker(Broker):
         self._queues: Tuple[str, ...] = ()  # served by this worker, for inspection
         self._declared: List[str] = []  # the periodic tasks this worker declared
         self._limited: List[str] = []  # the tasks whose limit this worker declared
+        self._rates: Dict[str, Tuple[int, float]] = {}  # the rate limits this worker knows
         # Runs handed out, and runs taken over when declared dead: told apart
         # by their Job object, since one job may be fetched again here.
         self._held: Dict[str, Job] = {}
@@ -575,6 +578,8 @@ class MemoryBroker(Broker):
             space = self._ns
             now = self.clock.time()
             self._limited = []
+            # Each worker enforces the rate limits it knows (see the Redis broker).
+            self._rates = {t.name: t.rate_limit for t in tasks if t.rate_limit is not None}
             for task in tasks:
                 # No limit here does not lift another version's: it retires once
                 # no live worker declares it (see check_dead_workers).
@@ -608,6 +613,7 @@ class MemoryBroker(Broker):
         """Take runnable jobs of one queue into ``jobs``; return the bytes taken so far."""
         pending = space.queues.get(queue)
         running = space.running.setdefault(self.id, {})
+        refused: Dict[str, int] = {}
         while pending and len(jobs) < max_jobs and taken < FETCH_MAX_BYTES:
             payload = pending.popleft()
             try:
@@ -625,6 +631,20 @@ class MemoryBroker(Broker):
                     space.parked.setdefault(name, {}).setdefault(queue, deque()).append(payload)
                     continue
                 space.current_concurrency[name] = current + 1
+            rate = self._rates.get(name)
+            if rate is not None:
+                at = self._rate_wait(space, name, rate, refused)
+                if at is not None:  # over its rate limit: it waits with the future jobs
+                    if limit is not None:
+                        space.current_concurrency[name] -= 1
+                    heapq.heappush(space.future, (at, next(self.store._sequence), payload))
+                    for listener in list(space.listeners):  # wake them up when it is due
+                        listener.notify_future_changed()
+                    now = self.clock.time()
+                    record = self._record(space, job.id_hex, now) if job.track else None
+                    if record is not None:
+                        record.status = JobStatus.WAITING
+                    continue
             running[job.id_hex] = (limit is not None, payload)
             self._held[job.id_hex] = job
             jobs.append(job)
@@ -632,6 +652,22 @@ class MemoryBroker(Broker):
             if job.track:
                 self._start_record(space, job)
         return taken
+
+    def _rate_wait(
+        self, space: _Namespace, task: str, rate: Tuple[int, float], refused: Dict[str, int]
+    ) -> Optional[float]:
+        """Count a start of ``task`` in its window and return ``None``, or when it may start."""
+        most, period = rate
+        now = self.clock.time()
+        window = space.rate_windows.setdefault(task, deque())
+        while window and window[0] < now - period:
+            window.popleft()
+        if len(window) < most:
+            window.append(now)
+            return None
+        n = refused.get(task, 0)
+        refused[task] = n + 1
+        return max(now, window[n % most] + period * (n // most + 1))
 
     def _start_record(self, space: _Namespace, job: Job) -> None:
         now = self.clock.time()

@@ -181,6 +181,7 @@ class RedisBroker(Broker):
         self._periodic_tokens: List[str] = []
         self._periodic_args: List[Any] = []
         self._limited_tokens: List[str] = []
+        self._rates = ""  # this worker's rate limits, as fetch.lua reads them
         self._heartbeat_now = threading.Event()
         self._episode_lock = threading.Lock()
         self._episode: Optional[float] = None  # monotonic start of a run of errors
@@ -640,13 +641,19 @@ class RedisBroker(Broker):
         """Record concurrency limits; see :meth:`Broker.set_concurrency_keys`."""
         keys = self.keys
         args: List[Any] = [keys.prefix, self._now_arg()]
-        limited = []
+        limited: List[str] = []
+        rates: List[str] = []
         for task in tasks:
             limit = "" if task.max_concurrency is None else task.max_concurrency
             args += (task_token(task.name), limit)
             if task.max_concurrency is not None:
                 limited.append(task_token(task.name))
+            if task.rate_limit is not None:
+                most, period = task.rate_limit
+                rates += (task_token(task.name), str(most), repr(period))
         self._limited_tokens = limited
+        # Sent with every fetch: each worker enforces the limits it knows.
+        self._rates = "\x01".join(rates)
         if len(args) > 2:
             self._run(
                 "set concurrency limits",
@@ -661,7 +668,7 @@ class RedisBroker(Broker):
         largest = self.codec.limits.max_bytes + REWRITE_SLACK
         return [
             keys.prefix, self._now_arg(), self.id, max_jobs, " ".join(names), budget,
-            FETCH_MAX_BYTES, largest,
+            FETCH_MAX_BYTES, largest, self._rates,
         ]  # fmt: skip
 
     def get_jobs_from_queue(self, queue: Queues, max_jobs: int) -> List[Job]:

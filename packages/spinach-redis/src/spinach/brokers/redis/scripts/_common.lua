@@ -568,18 +568,64 @@ local function acknowledge(running_key, future_key, first, last, failed)
   return settled
 end
 
+-- The rate limits of the fetching worker's tasks, sent with each fetch as
+-- "<task token>\1<most starts>\1<period in seconds>\1..." ('' for none: then
+-- no job pays anything for the feature). A token never holds a raw \1.
+local function parse_rates(spec)
+  local rates, parts = {}, {}
+  if spec == nil or spec == '' then return rates end
+  for part in string.gmatch(spec, '[^\1]+') do parts[#parts + 1] = part end
+  for i = 1, #parts - 2, 3 do
+    local most, period = tonumber(parts[i + 1]), tonumber(parts[i + 2])
+    if most and period and most >= 1 and period > 0 then
+      rates[parts[i]] = {most = most, period = period}
+    end
+  end
+  return rates
+end
+
+-- Whether a job of a rate-limited task may start now: its window
+-- ({ns}:rate:<task>, a zset of the starts of the last period, by date) has
+-- room, and the start is counted. If not, returns the date at which it will:
+-- the k-th job refused in one fetch waits for the k-th oldest start to
+-- leave the window. The window is read once per task and fetch.
+local function rate_admits(task, id, rate, now)
+  local window = P .. 'rate:' .. task
+  if rate.count == nil then
+    safe_call('ZREMRANGEBYSCORE', window, '-inf', '(' .. num(now - rate.period))
+    rate.count = safe_call('ZCARD', window)
+    rate.refused = 0
+  end
+  if rate.count < rate.most then
+    rate.count = rate.count + 1
+    safe_call('ZADD', window, num(now), num(now) .. ':' .. id)
+    rate.added = window  -- fetch() sets its expiry, once per call
+    return true
+  end
+  local index = rate.refused % rate.most
+  local cycles = math.floor(rate.refused / rate.most)
+  rate.refused = rate.refused + 1
+  local oldest = safe_call('ZRANGE', window, index, index, 'WITHSCORES')
+  local since = tonumber(oldest[2]) or now
+  return false, math.max(now, since + rate.period * (cycles + 1))
+end
+
 -- Take up to `want` runnable jobs from a queue and record them as running
 -- here, looking at `budget` payloads and taking `max_bytes` of payloads at
 -- most (at least one job). Jobs over their task's concurrency limit are
--- parked, not skipped over, so the next call does not look at them again.
+-- parked, not skipped over, so the next call does not look at them again;
+-- jobs over their task's rate limit (`rates`, see parse_rates) wait with the
+-- future jobs until their window has room (their record says waiting).
 -- Unreadable payloads are set aside in the rejected list.
 -- Returns {rejected count, payloads...}, its field `short` true if it
 -- stopped on its budget with jobs left in the queue.
-local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max_payload)
+local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max_payload,
+                     rates)
   local limited = redis.call('EXISTS', P .. 'max_concurrency') == 1
   local maxes, currents, changed = {}, {}, {}
   local out, fields, rejected, bytes = {}, {}, 0, 0
-  local parked = {}
+  local parked, waiting = {}, {}
+  local now
   while #out < want and budget > 0 and bytes < max_bytes do
     local batch = redis.call('LPOP', queue_key, math.min(want - #out, budget))
     if not batch then break end
@@ -618,6 +664,16 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
             currents[task] = current
           end
         end
+        local rate = flag and rates[task]
+        if rate then
+          now = now or clock()
+          local admitted, at = rate_admits(task, id, rate, now)
+          if not admitted then
+            waiting[#waiting + 1] = {at, payload}
+            if flag == '1' then currents[task] = currents[task] - 1 end
+            flag = nil
+          end
+        end
         if flag then
           fields[#fields + 1] = id
           fields[#fields + 1] = flag .. payload
@@ -628,10 +684,20 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
     end
   end
   -- The jobs are popped: from here on nothing may stop the script.
+  for _, rate in pairs(rates) do
+    if rate.added then
+      redis.call('PEXPIRE', rate.added, math.ceil(rate.period * 1000) + 1000)
+      rate.added = nil
+    end
+  end
+  for _, item in ipairs(waiting) do
+    safe_call('ZADD', P .. 'future', num(item[1]), item[2])
+    if track_of(item[2]) then record_stored(item[2], 1, nil, nil, item[1] - now) end
+    note('f')
+  end
   for s = 1, #fields, 4000 do
     safe_call('HSET', running_key, unpack(fields, s, math.min(s + 3999, #fields)))
   end
-  local now
   for _, payload in ipairs(out) do
     if track_of(payload) then
       now = now or clock()
@@ -662,7 +728,7 @@ end
 -- `first_key`, those of the others are KEYS[extra], KEYS[extra + 1]...
 -- Returns what fetch() returns, for all the queues together.
 local function fetch_queues(first_key, extra, running_key, want, names, budget, max_bytes,
-                            max_payload)
+                            max_payload, rates)
   local out = {0}
   local index, bytes = 0, 0
   for name in string.gmatch(names, '%S+') do
@@ -671,7 +737,8 @@ local function fetch_queues(first_key, extra, running_key, want, names, budget, 
     if index > 1 then key = KEYS[extra + index - 2] end
     local left = want - (#out - 1)
     if left <= 0 or (index > 1 and bytes >= max_bytes) then break end
-    local got = fetch(key, running_key, left, name, budget, max_bytes - bytes, max_payload)
+    local got = fetch(key, running_key, left, name, budget, max_bytes - bytes, max_payload,
+      rates)
     out[1] = out[1] + got[1]
     for i = 2, #got do
       out[#out + 1] = got[i]
