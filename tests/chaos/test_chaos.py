@@ -29,6 +29,11 @@ def test_chaos_short_run():
         assert f"fault  {fault}: 1" in out, out
     # The cron task ran through every fault, never twice for one tick.
     assert re.search(r"cron task: [1-9]\d* runs in \d+ ticks, 0 ticks run twice\n", out), out
+    # The rate-limited task: every job ran, never more than 5 starts in a second.
+    assert re.search(
+        r"rate-limited jobs \(5/s\): [1-9]\d*, never ran: 0, most starts in a second: [1-5]\n",
+        out,
+    ), out
     # Unique jobs: duplicates refused, every accepted one ran, every key freed.
     assert re.search(
         r"unique jobs: [1-9]\d* accepted, [1-9]\d* refused as duplicates, never ran: 0, "

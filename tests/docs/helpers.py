@@ -56,6 +56,7 @@ EXAMPLES_RUN = {
     "job_context.py": "test_examples.py::test_job_context",
     "cron.py": "test_examples.py::test_cron",
     "unique.py": "test_examples.py::test_unique",
+    "rate_limit.py": "test_examples.py::test_rate_limit",
     "queue_priority.py": "test_examples.py::test_queue_priority",
     "inspection.py": "test_examples.py::test_inspection",
     "testing.py": "test_examples.py::test_testing_example",

@@ -8,6 +8,7 @@ private ``redis_server`` of the root conftest in ``SPINACH_REDIS_URL``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -93,6 +94,17 @@ def test_unique():
         "Syncing user 1 (signup)",
         "after the run: False",
     ]
+
+
+def test_rate_limit():
+    result = run("rate_limit.py")
+    assert result.returncode == 0, result.stderr
+    prefix = "second of each start: "
+    assert result.stdout.startswith(prefix), result.stdout
+    seconds = json.loads(result.stdout[len(prefix) :])
+    # 3 per second: never more than 3 in one second, and 9 take 2 s at least.
+    assert len(seconds) == 9 and seconds == sorted(seconds) and seconds[:3] == [0, 0, 0]
+    assert max(seconds.count(s) for s in set(seconds)) <= 3 and seconds[-1] >= 2
 
 
 def test_batch():

@@ -40,6 +40,7 @@ def client_tasks() -> Tasks:
     ):
         tasks.add(lambda token: None, name=name, max_retries=retries)
     tasks.add(lambda n: None, name="limited", max_retries=20, max_concurrency=2)
+    tasks.add(lambda n: None, name="rated", max_retries=20, rate_limit="5/s")
     tasks.add(lambda token: None, name="hold_unique", max_retries=0, unique=True)
     tasks.add(lambda token: None, name="hold_unique_retry", max_retries=3, unique=True)
     # Scenarios of issue 11: tasks of worker_app.py --version 2, and tasks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from spinach import Batch
@@ -77,6 +79,28 @@ def test_cron_task_runs_once_per_tick_with_three_workers(workers):
     assert len([r for r in records if r.startswith("tick cron_0.5 ")]) == len(
         {r.split()[2] for r in records if r.startswith("slot cron_0.5 ")}
     )
+
+
+def test_rate_limit_holds_across_three_worker_processes(workers, wait_until):
+    for _ in range(3):
+        workers.start_worker(threads=4)
+    spin = workers.engine()
+    began = time.time()
+    for n in range(15):
+        spin.schedule("rated", n)
+    wait_until(
+        lambda: sum(r.startswith("run rated ") for r in workers.records()) >= 15,
+        timeout=30,
+        what="every rated job ran",
+    )
+    runs = [r.split() for r in workers.records() if r.startswith("rated_at ")]
+    assert sorted(int(r[2]) for r in runs) == list(range(15))  # each once
+    assert len({r[3] for r in runs}) >= 2  # several processes took part
+    starts = sorted(float(r[1]) for r in runs)
+    # 5 per second across the three: any 6 starts span a second (less the
+    # time between a fetch and the task's first line), and 15 take 2 s at least.
+    assert all(starts[i + 5] - starts[i] > 0.9 for i in range(len(starts) - 5)), starts
+    assert starts[-1] - began >= 1.9
 
 
 def test_new_deploy_changes_periodicity_and_retires_removed_tasks(workers, wait_until):

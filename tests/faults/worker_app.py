@@ -154,6 +154,12 @@ def main() -> None:
         hold_until_released(token)
         write("end", "hold_unique_retry", token)
 
+    # A rate-limited task: each start is written with this machine's clock.
+    @tasks.task(name="rated", max_retries=20, rate_limit="5/s")
+    def rated(n: int) -> None:
+        write("rated_at", f"{true_time():.6f}", n)
+        write("run", "rated", n)
+
     # The unique task of the chaos run (tests/support/chaos.py, same key).
     @tasks.task(name="unique_record", max_retries=20, unique=lambda n: f"k{n % 5}")
     def unique_record(n: int) -> None:

@@ -81,6 +81,10 @@ THRESHOLD = 3.0  # broker_dead_threshold_seconds of the workers
 PERIOD = 1.0  # of the periodic task
 LIMIT = 2  # max_concurrency of the limited task
 UNIQUE_KEYS = 5  # of the unique task: most of its jobs are refused as duplicates
+RATE = "5/s"  # of the rate-limited task (worker_app.py's)
+#: Starts of the rate-limited task are written by the task, a little after the
+#: fetch that counted them: a window of the ledger's starts may be that shorter.
+RATE_SLACK = 0.25
 
 
 def unique_key(n: int) -> str:
@@ -230,6 +234,7 @@ class Chaos:
         tasks.add(lambda n: None, name="tracked", max_retries=20, track=True, store_result=True)
         tasks.add(lambda n: None, name="tracked_once", max_retries=0, track=True)
         tasks.add(lambda n: None, name="unique_record", max_retries=20, unique=unique_key)
+        tasks.add(lambda n: None, name="rated", max_retries=20, rate_limit=RATE)
         tasks.add(lambda n, seconds: None, name="long", max_retries=3)
         tasks.add(lambda n, seconds: None, name="long_once", max_retries=0)
         spin = Engine(RedisBroker.from_url(self.server.url), namespace=self.namespace)
@@ -258,6 +263,7 @@ class Chaos:
         batch = Batch()
         for n in numbers:
             task = "unique_record" if n % 11 == 5 else kinds[n % len(kinds)]
+            task = "rated" if n % 61 == 3 else task
             if n % 7 == 0:  # a future job, due within the next seconds
                 delay = timedelta(seconds=self.random.uniform(0.5, spread))
                 batch.schedule_at(task, spin.broker.clock.now() + delay, n)
@@ -684,6 +690,19 @@ class Chaos:
         if keys_left and self.done(records):
             violations.append(f"{keys_left} unique keys left behind by jobs that all ended")
 
+        rated = self.run.scheduled["rated"]
+        rated_never = sorted(n for n in rated if ("rated", n) not in counts)
+        if rated_never:
+            violations.append(f"{len(rated_never)} rate-limited jobs never ran")
+        rated_starts = sorted(float(r.split()[1]) for r in records if r.startswith("rated_at "))
+        most_in_a_second = max(
+            (sum(1 for t in rated_starts[i:] if t - start < 1 - RATE_SLACK)
+             for i, start in enumerate(rated_starts)),
+            default=0,
+        )  # fmt: skip
+        if most_in_a_second > 5:
+            violations.append(f"rate limit {RATE} exceeded: {most_in_a_second} starts in a second")
+
         limited_done = {n for t, n in _pairs(records, "exit") if t == "limited"}
         limited_missing = self.run.scheduled["limited"] - limited_done
         if limited_missing:
@@ -786,6 +805,8 @@ class Chaos:
               f"{len(duplicate_slots)} periods run twice")  # fmt: skip
         print(f"  cron task: {len(set(ticks))} runs in {periods:.0f} ticks, "
               f"{len(duplicate_ticks)} ticks run twice")  # fmt: skip
+        print(f"  rate-limited jobs ({RATE}): {len(rated)}, never ran: {len(rated_never)}, "
+              f"most starts in a second: {most_in_a_second}")  # fmt: skip
         print(f"  unique jobs: {len(unique)} accepted, {self.run.duplicates} refused as "
               f"duplicates, never ran: {len(unique_never)}, keys left: {keys_left}")  # fmt: skip
         print(f"  workers alive that were not killed: "
