@@ -36,7 +36,7 @@ from spinach.job import JobStatus
 from spinach.task import Task
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
-from helpers import heartbeat_for, make_job  # noqa: E402
+from helpers import heartbeat_for, make_job
 
 HOUR = 3600.0
 THRESHOLD = 10

@@ -1,4 +1,4 @@
-"""On Redis, flush() leaves the rate windows: a namespace wiped clean still refuses jobs for a period.
+"""On Redis, flush() leaves the rate windows: a wiped namespace still refuses jobs a period.
 
 Failure: ``RedisBroker.flush`` deletes the keys it finds through its
 registries (queues, workers, concurrency limits, unique keys, failed
@@ -33,7 +33,7 @@ from spinach.job import JobStatus
 from spinach.task import Task
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
-from helpers import make_job  # noqa: E402
+from helpers import make_job
 
 DAY = 86400.0
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from spinach.task import Task
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
-from helpers import make_job  # noqa: E402
+from helpers import make_job
 
 
 def test_max_concurrency_given_in_a_generator_is_enforced(backend, clock):

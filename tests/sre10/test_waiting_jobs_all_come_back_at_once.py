@@ -43,7 +43,7 @@ from spinach.job import JobStatus
 from spinach.task import Task
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
-from helpers import make_job  # noqa: E402
+from helpers import make_job
 
 
 def _worker(backend, most, period):
