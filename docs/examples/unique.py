@@ -32,6 +32,6 @@ except DuplicateJobError as exc:
     [live] = exc.duplicates
     print(f"refused: job {live.id == signup.id and 'signup'} is {live.status.name.lower()}")
 
-spin.start_workers(stop_when_queue_empty=True)
+spin.start_workers(number=1, stop_when_queue_empty=True)  # one thread: in order
 # Every job ran and freed its key: the same work can be scheduled again
 print(f"after the run: {spin.schedule('rebuild_index', 42).duplicate}")

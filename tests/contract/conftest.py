@@ -8,6 +8,8 @@ this folder are the same for all of them.
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,7 +71,9 @@ class RedisBackend:
             broker.flush()
 
 
-_unique = iter(range(1_000_000))
+# Namespaces unique to each test, even across the copies of this module that
+# other test folders load (tests/sre9, tests/sre10): a counter alone repeats.
+_unique = (f"{uuid.uuid4().hex[:6]}{n}" for n in itertools.count())
 
 BACKENDS = [
     "memory",

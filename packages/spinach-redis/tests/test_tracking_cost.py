@@ -100,12 +100,14 @@ def test_unique_keys_cost_four_commands_per_job(fresh_redis):
     assert unique - tracked == Counter({"hget": 200, "hset": 100, "hdel": 100})
 
 
-def test_rate_limits_cost_nothing_to_other_tasks_and_one_command_to_theirs(fresh_redis):
+def test_rate_limits_cost_nothing_to_other_tasks_and_three_commands_to_theirs(fresh_redis):
     # The worker knows a rate-limited task, but these jobs are of another.
     assert per_100_jobs(fresh_redis, rate_limited=("other",)) == Counter()
-    # ZADD (the start, in the window) per job; the window is read, and its
-    # expiry set, once per task and fetch.
-    assert per_100_jobs(fresh_redis, rate_limited=("task",)) == Counter({"zadd": 100})
+    # Per job: ZSCORE (a reservation?), ZCOUNT (room?), ZADD (the start); the
+    # window is trimmed, and its expiry set, once per task and fetch.
+    assert per_100_jobs(fresh_redis, rate_limited=("task",)) == Counter(
+        {"zscore": 100, "zcount": 100, "zadd": 100}
+    )
 
 
 def test_results_cost_two_commands_per_job(fresh_redis):

@@ -552,7 +552,7 @@ class Engine:
         - an exception raised by the task propagates to the caller, unchanged:
           ``max_retries`` does not apply, and ``RetryException`` and
           ``AbortException`` are raised like any other;
-        - ``max_concurrency`` does not apply;
+        - ``max_concurrency``, ``rate_limit`` and ``unique`` do not apply;
         - the task gets the arguments as they were given, not as JSON would
           carry them (a tuple stays a tuple), and runs in the caller's
           ``contextvars`` context.

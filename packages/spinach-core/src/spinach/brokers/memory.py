@@ -121,8 +121,9 @@ class _Namespace:
     expiries: List[Tuple[float, str]] = field(default_factory=list)
     # unique key digest -> the id of the job that holds it (unique tasks)
     unique: Dict[str, str] = field(default_factory=dict)
-    # task name -> the start dates of its jobs in the last period (rate limits)
-    rate_windows: Dict[str, Deque[float]] = field(default_factory=dict)
+    # task name -> attempt -> date: the starts of its jobs in the last period,
+    # and the dates reserved by the attempts refused (rate limits)
+    rate_windows: Dict[str, Dict[str, float]] = field(default_factory=dict)
     # job id -> (expiry, stored outcome), for jobs whose task stores results
     # job id -> failed job, in the order they failed (listed or requeued since)
     failed: Dict[str, _Failed] = field(default_factory=dict)
@@ -578,6 +579,7 @@ class MemoryBroker(Broker):
             space = self._ns
             now = self.clock.time()
             self._limited = []
+            tasks = list(tasks)
             # Each worker enforces the rate limits it knows (see the Redis broker).
             self._rates = {t.name: t.rate_limit for t in tasks if t.rate_limit is not None}
             for task in tasks:
@@ -613,7 +615,6 @@ class MemoryBroker(Broker):
         """Take runnable jobs of one queue into ``jobs``; return the bytes taken so far."""
         pending = space.queues.get(queue)
         running = space.running.setdefault(self.id, {})
-        refused: Dict[str, int] = {}
         while pending and len(jobs) < max_jobs and taken < FETCH_MAX_BYTES:
             payload = pending.popleft()
             try:
@@ -633,7 +634,7 @@ class MemoryBroker(Broker):
                 space.current_concurrency[name] = current + 1
             rate = self._rates.get(name)
             if rate is not None:
-                at = self._rate_wait(space, name, rate, refused)
+                at = self._rate_wait(space, name, _attempt(job), rate)
                 if at is not None:  # over its rate limit: it waits with the future jobs
                     if limit is not None:
                         space.current_concurrency[name] -= 1
@@ -654,20 +655,29 @@ class MemoryBroker(Broker):
         return taken
 
     def _rate_wait(
-        self, space: _Namespace, task: str, rate: Tuple[int, float], refused: Dict[str, int]
+        self, space: _Namespace, task: str, attempt: str, rate: Tuple[int, float]
     ) -> Optional[float]:
-        """Count a start of ``task`` in its window and return ``None``, or when it may start."""
+        """Count a start of ``task`` in its window and return ``None``, or when it may start.
+
+        As the Redis broker does (``rate_admits`` in _common.lua): a refused
+        attempt reserves the earliest date with room after every date
+        reserved before it, and one without a reservation never passes them.
+        """
         most, period = rate
         now = self.clock.time()
-        window = space.rate_windows.setdefault(task, deque())
-        while window and window[0] < now - period:
-            window.popleft()
-        if len(window) < most:
-            window.append(now)
+        window = space.rate_windows.setdefault(task, {})
+        since = now - period
+        for member in [m for m, at in window.items() if at < since]:
+            del window[member]
+        reserved = window.pop(attempt, None)
+        dates = sorted(at for at in window.values() if at > since)
+        taken = sum(1 for at in dates if at <= now) if reserved is not None else len(dates)
+        if taken < most:
+            window[attempt] = now
             return None
-        n = refused.get(task, 0)
-        refused[task] = n + 1
-        return max(now, window[n % most] + period * (n // most + 1))
+        at = max(now, dates[len(dates) - most] + period, dates[-1] + 0.000001)
+        window[attempt] = at
+        return at
 
     def _start_record(self, space: _Namespace, job: Job) -> None:
         now = self.clock.time()
@@ -866,6 +876,8 @@ class MemoryBroker(Broker):
                     except SerializationError as exc:
                         self._reject(space, payload, exc)
                         continue
+                    # Its start no longer holds its task's rate window.
+                    space.rate_windows.get(job.task_name, {}).pop(_attempt(job), None)
                     if counted:
                         self._release_slot(space, job.task_name)
                     job.error = JobError(
@@ -1057,6 +1069,11 @@ class MemoryBroker(Broker):
             space.queues.setdefault(queue, deque()).append(payload)
             for listener in list(space.listeners):
                 listener.notify()
+
+
+def _attempt(job: Job) -> str:
+    """The member of a job's attempt in its task's rate window (the Redis broker's)."""
+    return f"{job.id_hex}:{job.retries}"
 
 
 def _date(timestamp: Optional[float]) -> Optional[datetime]:

@@ -47,6 +47,8 @@ class Keys:
         self.batches = prefix + "batches"
         #: hash of unique key digest -> id of the live job that holds it
         self.unique = prefix + "unique"
+        #: set of the tokens of the tasks that have a rate window
+        self.rate_tasks = prefix + "rate_tasks"
         #: hash of task token -> max_concurrency
         self.max_concurrency = prefix + "max_concurrency"
         #: hash of task token -> when a live worker last declared its limit
@@ -87,6 +89,10 @@ class Keys:
     def batch_record(self, batch_id: str) -> str:
         """Hash of the chunks staged of a batch, and whether it is done."""
         return f"{self.prefix}batch:{batch_id}:record"
+
+    def rate(self, token: str) -> str:
+        """zset of the starts and reserved dates of a rate-limited task."""
+        return f"{self.prefix}rate:{token}"
 
     def job(self, job_id: str) -> str:
         """Hash holding the record of a tracked job (status, payload, dates, error)."""

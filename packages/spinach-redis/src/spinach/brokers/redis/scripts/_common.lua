@@ -584,30 +584,52 @@ local function parse_rates(spec)
   return rates
 end
 
--- Whether a job of a rate-limited task may start now: its window
--- ({ns}:rate:<task>, a zset of the starts of the last period, by date) has
--- room, and the start is counted. If not, returns the date at which it will:
--- the k-th job refused in one fetch waits for the k-th oldest start to
--- leave the window. The window is read once per task and fetch.
-local function rate_admits(task, id, rate, now)
+-- The member of a job's attempt in its task's rate window: its id and its
+-- retries (from the canonical head: a raw '"' cannot be in the task name).
+local function rate_member(id, payload)
+  return id .. ':' .. (string.match(payload, ',"retries":(%d+),"args":') or '0')
+end
+
+-- Whether an attempt of a job of a rate-limited task may start now. Its
+-- task's window ({ns}:rate:<task>, a zset by date) holds the starts of the
+-- last period and the dates reserved for the attempts refused: a refused
+-- attempt reserves the earliest date at which the window has room, after
+-- every date reserved before it, and waits until then; back at that date,
+-- it starts if the starts of the period before leave room (they do, unless
+-- newer starts came meanwhile: then it reserves again). An attempt without
+-- a reservation starts only if the starts and reservations leave room, so it
+-- never passes the attempts that wait. Returns true, or false and the date.
+local function rate_admits(task, member, rate, now)
   local window = P .. 'rate:' .. task
-  if rate.count == nil then
-    safe_call('ZREMRANGEBYSCORE', window, '-inf', '(' .. num(now - rate.period))
-    rate.count = safe_call('ZCARD', window)
-    rate.refused = 0
+  local since = '(' .. num(now - rate.period)
+  if not rate.trimmed then
+    safe_call('ZREMRANGEBYSCORE', window, '-inf', since)
+    rate.trimmed = true
   end
-  if rate.count < rate.most then
-    rate.count = rate.count + 1
-    safe_call('ZADD', window, num(now), num(now) .. ':' .. id)
+  local reserved = safe_call('ZSCORE', window, member)
+  local taken
+  if reserved then
+    safe_call('ZREM', window, member)
+    taken = safe_call('ZCOUNT', window, since, num(now))
+  else
+    taken = safe_call('ZCOUNT', window, since, '+inf')
+  end
+  if taken < rate.most then
+    safe_call('ZADD', window, num(now), member)
     rate.added = window  -- fetch() sets its expiry, once per call
     return true
   end
-  local index = rate.refused % rate.most
-  local cycles = math.floor(rate.refused / rate.most)
-  rate.refused = rate.refused + 1
-  local oldest = safe_call('ZRANGE', window, index, index, 'WITHSCORES')
-  local since = tonumber(oldest[2]) or now
-  return false, math.max(now, since + rate.period * (cycles + 1))
+  -- Entries from the oldest in the period on: the new date is one period
+  -- after the entry that must leave, and after the last one reserved.
+  local count = safe_call('ZCOUNT', window, since, '+inf')
+  local leaving = safe_call('ZRANGEBYSCORE', window, since, '+inf', 'WITHSCORES', 'LIMIT',
+    count - rate.most, 1)
+  local last = safe_call('ZRANGE', window, -1, -1, 'WITHSCORES')
+  local at = math.max(now, (tonumber(leaving[2]) or now) + rate.period,
+    (tonumber(last[2]) or now) + 0.000001)
+  safe_call('ZADD', window, num(at), member)
+  rate.added = window
+  return false, at
 end
 
 -- Take up to `want` runnable jobs from a queue and record them as running
@@ -667,7 +689,7 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
         local rate = flag and rates[task]
         if rate then
           now = now or clock()
-          local admitted, at = rate_admits(task, id, rate, now)
+          local admitted, at = rate_admits(task, rate_member(id, payload), rate, now)
           if not admitted then
             waiting[#waiting + 1] = {at, payload}
             if flag == '1' then currents[task] = currents[task] - 1 end
@@ -684,9 +706,14 @@ local function fetch(queue_key, running_key, want, queue, budget, max_bytes, max
     end
   end
   -- The jobs are popped: from here on nothing may stop the script.
-  for _, rate in pairs(rates) do
+  for task, rate in pairs(rates) do
     if rate.added then
-      redis.call('PEXPIRE', rate.added, math.ceil(rate.period * 1000) + 1000)
+      -- It outlives its last reservation by a period; flush() finds it by
+      -- {ns}:rate_tasks.
+      local last = safe_call('ZRANGE', rate.added, -1, -1, 'WITHSCORES')
+      local until_last = math.max(0, (tonumber(last[2]) or now) - now)
+      redis.call('PEXPIRE', rate.added, math.ceil((until_last + rate.period) * 1000) + 1000)
+      safe_call('SADD', P .. 'rate_tasks', task)
       rate.added = nil
     end
   end

@@ -103,6 +103,13 @@ if now - since >= threshold then
         local entries = safe_call('HGETALL', key)
         if #entries > 0 then chunked('HSET', KEYS[7], entries) end  -- the destination first
         redis.call('DEL', key)
+        -- The starts of these attempts no longer hold their task's rate
+        -- window: the next attempt does not wait a whole period for them.
+        for i = 2, #entries, 2 do
+          local payload = string.sub(entries[i], 2)
+          local id, task = parse_head(payload)
+          if task then redis.call('ZREM', P .. 'rate:' .. task, rate_member(id, payload)) end
+        end
       end
       redis.call('DEL', P .. 'worker:' .. broker)
       redis.call('ZREM', KEYS[1], broker)
