@@ -205,6 +205,10 @@ def test_inspection():
         "billing: 250 jobs, oldest waiting 0 s",
         "page from 200: 50 jobs, orders 200 to 249",
         "future jobs: 1, next due in about 60 min",
+        "nightly_report: cron 0 3 * * 1-5 (Europe/Paris), next run not planned yet",
+        "send_invoice: 0 of 100 started in the last 60 s, 0 waiting for room",
+        "failed jobs: 0, 0 on the first page",
+        "rejected payloads: 0",
     ]
 
 

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
 
 from ._forks import renew_after_fork
 from .arbiter import Arbiter
@@ -219,12 +219,16 @@ class Engine:
 
     @property
     def inspect(self) -> Inspector:
-        """What the broker holds now: queues, future jobs, workers, pages of jobs.
+        """What the broker holds now: queues, jobs, workers, schedules and limits of tasks.
 
         ``spin.inspect.queues()``, ``spin.inspect.jobs("emails", offset=0,
-        limit=100)``...: see :class:`spinach.inspection.Inspector`.
+        limit=100)``...: see :class:`spinach.inspection.Inspector`.  Its
+        schedules and limits are those of the tasks attached to this Engine.
         """
-        return Inspector(self._broker)
+        return Inspector(self._broker, self._attached_tasks)
+
+    def _attached_tasks(self) -> Iterable[Task]:
+        return self._tasks.values()  # read at each call: attaching replaces the dict
 
     @property
     def tasks(self) -> Dict[str, Task]:
@@ -945,6 +949,7 @@ class Engine:
         results = Results()
         workers = workers_class(number, self._namespace, runner, results.put, broker.notify)
         broker.on_cancel_requested = workers.request_cancel
+        broker.worker_slots = number  # registered by start(), for inspection
         try:
             broker.start(queue)
             tasks = list(self._tasks.values())

@@ -76,7 +76,7 @@ import logging
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .._forks import renew_after_fork
 from ..clock import Clock, SystemClock
@@ -84,7 +84,7 @@ from ..codec import PayloadCodec
 from ..cron import CronPlan
 from ..exc import NamespaceError
 from ..failures import DEFAULT_FAILED_JOBS_KEPT, DEFAULT_FAILED_JOBS_TTL, FailedJob
-from ..inspection import QueueInfo, WorkerInfo
+from ..inspection import LimitInfo, QueueInfo, WorkerInfo
 from ..job import Job, JobStatus
 from ..outcome import Outcome
 from ..task import Task, validate_name
@@ -142,6 +142,9 @@ class Broker(ABC):
         #: Called (from a broker thread) with a running job of this worker
         #: whose cancellation was requested; set by the worker's arbiter.
         self.on_cancel_requested: Callable[[Job], None] = lambda job: None
+        #: How many jobs the worker can run at once (set by the Engine before
+        #: :meth:`start`), registered for inspection; ``None``: not said.
+        self.worker_slots: Optional[int] = None
         renew_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
@@ -383,6 +386,28 @@ class Broker(ABC):
     @abstractmethod
     def periodic_tasks(self) -> List[tuple[str, float]]:
         """``(task name, next due timestamp)`` of each periodic task, soonest first."""
+
+    def cron_next_runs(self, names: Sequence[str]) -> Dict[str, float]:
+        """The tick planned for each cron task of ``names`` that is still to come.
+
+        A task whose last tick planned has passed, or that has none, is left
+        out.  The default knows of none: a broker that plans cron ticks
+        says which.
+        """
+        return {}
+
+    def limits(self, tasks: Sequence[Task]) -> List[LimitInfo]:
+        """The state of the concurrency and rate limits of ``tasks``, in their order.
+
+        ``tasks`` have a ``max_concurrency`` or a ``rate_limit``; what the
+        broker cannot tell is ``None`` (the default tells nothing but the
+        limits themselves).  Reads a bounded amount of data per task,
+        however many jobs wait.
+        """
+        return [
+            LimitInfo(t.name, t.max_concurrency, None, None, t.rate_limit, None, None)
+            for t in tasks
+        ]
 
     @abstractmethod
     def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:

@@ -30,7 +30,7 @@ from ..clock import Clock
 from ..cron import CronPlan
 from ..exc import JobLostError, SerializationError
 from ..failures import UNREADABLE, FailedAttempt, FailedJob, unreadable_job
-from ..inspection import QueueInfo, WorkerInfo
+from ..inspection import LimitInfo, QueueInfo, WorkerInfo
 from ..job import Job, JobError, JobStatus, has_job_head, periodic_job_id, read_job_head
 from ..outcome import Outcome, decode_outcome, encode_outcome
 from ..task import Task
@@ -113,8 +113,10 @@ class _Namespace:
     periodic_retired: Dict[str, float] = field(default_factory=dict)
     # cron task name -> the timestamp of the last tick planned
     cron_planned: Dict[str, float] = field(default_factory=dict)
-    # broker id -> (host, pid, queues, started), for inspection
-    worker_info: Dict[str, Tuple[str, int, Tuple[str, ...], float]] = field(default_factory=dict)
+    # broker id -> (host, pid, queues, started, slots), for inspection
+    worker_info: Dict[str, Tuple[str, int, Tuple[str, ...], float, Optional[int]]] = field(
+        default_factory=dict
+    )
     rejected: List[bytes] = field(default_factory=list)
     # job id -> record, for tracked jobs; (expiry, job id) of finished ones
     records: Dict[str, _Record] = field(default_factory=dict)
@@ -212,7 +214,9 @@ class MemoryBroker(Broker):
         now = self.clock.time()
         space.heartbeats[self.id] = now
         space.streaks[self.id] = now
-        space.worker_info[self.id] = (socket.gethostname(), os.getpid(), self._queues, now)
+        space.worker_info[self.id] = (
+            socket.gethostname(), os.getpid(), self._queues, now, self.worker_slots,
+        )  # fmt: skip
         self._started = True
 
     def stop(self) -> None:
@@ -1019,7 +1023,8 @@ class MemoryBroker(Broker):
             space = self._ns
             found = []
             for broker_id, seen in sorted(space.heartbeats.items()):
-                host, pid, queues, started = space.worker_info.get(broker_id, ("", 0, (), seen))
+                info = space.worker_info.get(broker_id, ("", 0, (), seen, None))
+                host, pid, queues, started, slots = info
                 found.append(
                     WorkerInfo(
                         broker_id,
@@ -1030,6 +1035,7 @@ class MemoryBroker(Broker):
                         from_timestamp(started),
                         from_timestamp(seen),
                         len(space.running.get(broker_id, {})),
+                        slots,
                     )
                 )
             return found
@@ -1045,6 +1051,44 @@ class MemoryBroker(Broker):
         with self.store.lock:
             items = [(name, p.next_at) for name, p in self._ns.periodic.items()]
         return sorted(items, key=lambda item: item[1])
+
+    def cron_next_runs(self, names: Sequence[str]) -> Dict[str, float]:
+        """The ticks planned still to come; see :meth:`Broker.cron_next_runs`."""
+        with self.store.lock:
+            planned = self._ns.cron_planned
+            now = self.clock.time()
+            ticks = {name: planned.get(name) for name in names}
+        return {name: tick for name, tick in ticks.items() if tick is not None and tick > now}
+
+    def limits(self, tasks: Sequence[Task]) -> List[LimitInfo]:
+        """The state of limits of ``tasks``; see :meth:`Broker.limits`."""
+        found = []
+        with self.store.lock:
+            space = self._ns
+            now = self.clock.time()
+            for task in tasks:
+                running = parked = started = waiting = None
+                if task.max_concurrency is not None:
+                    running = space.current_concurrency.get(task.name, 0)
+                    by_queue = space.parked.get(task.name, {})
+                    parked = sum(len(payloads) for payloads in by_queue.values())
+                if task.rate_limit is not None:
+                    dates = space.rate_windows.get(task.name, {}).values()
+                    since = now - task.rate_limit[1]
+                    started = sum(1 for at in dates if since < at <= now)
+                    waiting = sum(1 for at in dates if at > now)
+                found.append(
+                    LimitInfo(
+                        task.name,
+                        task.max_concurrency,
+                        running,
+                        parked,
+                        task.rate_limit,
+                        started,
+                        waiting,
+                    )
+                )
+        return found
 
     def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:
         """Payloads set aside, oldest first; see :meth:`Broker.rejected`."""

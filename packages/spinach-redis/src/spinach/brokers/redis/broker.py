@@ -49,7 +49,7 @@ from spinach.exc import (
     SpinachError,
 )
 from spinach.failures import UNREADABLE, FailedJob, parse_history, unreadable_job
-from spinach.inspection import QueueInfo, WorkerInfo
+from spinach.inspection import LimitInfo, QueueInfo, WorkerInfo
 from spinach.job import Job, JobError, JobStatus
 from spinach.outcome import Outcome, decode_outcome
 from spinach.task import Task
@@ -371,6 +371,8 @@ class RedisBroker(Broker):
             "queue", ",".join(queue_names(queue)) if queue else "",
             "version", __version__,
         ]  # fmt: skip
+        if self.worker_slots is not None:  # a record without it reads as None: older versions
+            info += ["slots", self.worker_slots]
         reply = self._timed_run(
             "register the worker",
             "register",
@@ -1265,6 +1267,7 @@ class RedisBroker(Broker):
                 queues = tuple(q for q in info.get("queue", "").split(",") if q)
                 started = info.get("started")
                 pid = info.get("pid", "")
+                slots = info.get("slots", "")
                 found.append(
                     WorkerInfo(
                         _text(worker),
@@ -1275,6 +1278,7 @@ class RedisBroker(Broker):
                         from_timestamp(float(started)) if started else None,
                         from_timestamp(float(seen)),
                         int(replies[2 * index + 1]),
+                        int(slots) if slots.isdigit() else None,
                     )
                 )
             return sorted(found, key=lambda w: w.id)
@@ -1305,6 +1309,74 @@ class RedisBroker(Broker):
             lambda _: self._redis.zrange(self.keys.periodic, 0, -1, withscores=True),
         )
         return [(json.loads(f'"{_text(token)}"'), float(score)) for token, score in entries]
+
+    def cron_next_runs(self, names: Sequence[str]) -> Dict[str, float]:
+        """The ticks planned still to come (one HMGET); see :meth:`Broker.cron_next_runs`.
+
+        Past or future is told by the server's time.
+        """
+        if not names:
+            return {}
+        tokens = [task_token(name) for name in names]
+        self._sync_clock()
+        ticks = self._retrying(
+            "read the cron ticks planned", lambda _: self._redis.hmget(self.keys.cron, tokens)
+        )
+        now = self.clock.time()
+        found = {}
+        for name, tick in zip(names, ticks):
+            at = _number(tick)
+            if at is not None and at > now:
+                found[name] = at
+        return found
+
+    def limits(self, tasks: Sequence[Task]) -> List[LimitInfo]:
+        """The state of limits of ``tasks``, in one round trip; see :meth:`Broker.limits`.
+
+        Counters are read as they are (HGET, LLEN) and rate windows counted
+        by date (ZCOUNT), with the server's time: nothing is read whole.
+        """
+        if not tasks:
+            return []
+        keys = self.keys
+        self._sync_clock()
+        now = self.clock.time()
+
+        def call(_: int) -> List[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for task in tasks:
+                token = task_token(task.name)
+                if task.max_concurrency is not None:
+                    pipe.hget(keys.current_concurrency, token)
+                    pipe.llen(keys.parked(token))
+                if task.rate_limit is not None:
+                    window = keys.rate(token)
+                    pipe.zcount(window, f"({now - task.rate_limit[1]!r}", repr(now))
+                    pipe.zcount(window, f"({now!r}", "+inf")
+            return list(pipe.execute(raise_on_error=False))
+
+        replies = iter(self._retrying("inspect the limits", call))
+        found = []
+        for task in tasks:
+            running = parked = started = waiting = None
+            if task.max_concurrency is not None:
+                current = _number(next(replies))
+                running = 0 if current is None else max(0, int(current))
+                parked = _count(next(replies))
+            if task.rate_limit is not None:
+                started, waiting = _count(next(replies)), _count(next(replies))
+            found.append(
+                LimitInfo(
+                    task.name,
+                    task.max_concurrency,
+                    running,
+                    parked,
+                    task.rate_limit,
+                    started,
+                    waiting,
+                )
+            )
+        return found
 
     def rejected(self, start: int = 0, count: Optional[int] = None) -> List[bytes]:
         """Payloads set aside, oldest first; see :meth:`Broker.rejected`."""
@@ -1422,6 +1494,21 @@ def _waiting(length: Any, parked: Any) -> int:
         return int(length) + max(0, int(parked or 0))
     except ValueError:  # not a number: repaired by the next fetch that parks
         return int(length)
+
+
+def _number(value: Any) -> Optional[float]:
+    """A number stored as text, or ``None`` (missing, or not a number: a foreign write)."""
+    if value is None or isinstance(value, Exception):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _count(value: Any) -> int:
+    """What a count command answered; 0 for a key of another type (a foreign write)."""
+    return int(value) if isinstance(value, int) else 0
 
 
 def _default_client() -> Any:
