@@ -44,6 +44,7 @@ def _load_support(name: str) -> Any:
 
 redis_support = _load_support("redis_server")
 _load_support("redis_tools")
+_load_support("conftests")
 postgres_support = _load_support("postgres_server")
 
 SIGNALS = (

@@ -1,70 +1,16 @@
 """Fixtures of the tenth SRE review (tests/sre10): rate limits (3181966).
 
-Reuses the broker backends of tests/contract (memory, Redis, Redis 6.2, a
-3-node cluster, all on one ManualClock) by loading its conftest: the test
-folders are not packages.  ``engine_on`` puts an Engine on a broker of such
-a backend, so that a test goes through the public API (schedule,
-requeue_failed) and simulates a worker with the broker's own fetch and
-acknowledge calls.
+The ninth review's (tests/sre9/conftest.py): the broker backends of
+tests/contract, ``engine_on`` (an Engine on a broker of such a backend) and
+``run_as_worker`` (a worker simulated with the broker's own calls).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from spinach_test_support.conftests import load_conftest
 
-import pytest
-
-from spinach import Engine
-from spinach.job import Job, JobStatus
-
-_CONTRACT_CONFTEST = Path(__file__).parents[1] / "contract" / "conftest.py"
-
-
-def _load_contract_conftest() -> Any:
-    name = "spinach_test_support.contract_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _CONTRACT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_contract = _load_contract_conftest()
-backend = _contract.backend
-broker = _contract.broker
-
-
-@pytest.fixture
-def engine_on(backend: Any) -> Callable[..., Engine]:
-    """``engine_on()``: an Engine on a new started broker of the backend (one namespace)."""
-
-    def make(**options: Any) -> Engine:
-        b = backend.broker()
-        namespace = b.namespace
-        engine = Engine(b, namespace=namespace, **options)
-        b.start()
-        return engine
-
-    return make
-
-
-def _run_as_worker(engine: Engine, queue: str, status: JobStatus) -> list[Job]:
-    """Fetch every job of ``queue`` and end each with ``status``, as a worker would."""
-    jobs = engine.broker.get_jobs_from_queue(queue, 100)
-    for job in jobs:
-        job.status = status
-    engine.broker.acknowledge(jobs)
-    return jobs
-
-
-@pytest.fixture
-def run_as_worker() -> Callable[[Engine, str, JobStatus], list[Job]]:
-    """``run_as_worker(engine, queue, status)``: fetch the queue's jobs, end them so."""
-    return _run_as_worker
+_sre9 = load_conftest("sre9")
+backend = _sre9.backend
+broker = _sre9.broker
+engine_on = _sre9.engine_on
+run_as_worker = _sre9.run_as_worker

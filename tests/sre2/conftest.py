@@ -8,30 +8,14 @@ and periodic tasks to the gated tasks of tests/sre.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from spinach_test_support.conftests import load_conftest
 
-_SRE_CONFTEST = Path(__file__).parents[1] / "sre" / "conftest.py"
-
-
-def _load_sre_conftest() -> Any:
-    name = "spinach_test_support.sre_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _SRE_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sre = _load_sre_conftest()
+sre = load_conftest("sre")
 Ledger = sre.Ledger
 SwitchProxy = sre.SwitchProxy
 client_tasks = sre.client_tasks

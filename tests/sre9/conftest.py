@@ -10,33 +10,16 @@ acknowledge calls.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from spinach_test_support.conftests import load_conftest
 
 from spinach import Engine
 from spinach.job import Job, JobStatus
 
-_CONTRACT_CONFTEST = Path(__file__).parents[1] / "contract" / "conftest.py"
-
-
-def _load_contract_conftest() -> Any:
-    name = "spinach_test_support.contract_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _CONTRACT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_contract = _load_contract_conftest()
+_contract = load_conftest("contract")
 backend = _contract.backend
 broker = _contract.broker
 
