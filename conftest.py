@@ -237,6 +237,25 @@ def start_redis(workdir: Path, **options: Any) -> Any:
         pytest.fail(str(exc), pytrace=False)
 
 
+@pytest.fixture
+def free_port() -> Iterator[Callable[[], int]]:
+    """``free_port()``: a free TCP port, reserved until the end of the test.
+
+    No server of another test (of this process or of another: pytest-xdist
+    workers, other runs) is started on it meanwhile, so the test may start a
+    server of its own there, or keep it as a port where nothing listens.
+    """
+    reservations: list[Any] = []
+
+    def reserve() -> int:
+        reservations.append(redis_support.reserve_port())
+        return int(reservations[-1].port)
+
+    yield reserve
+    for reservation in reservations:
+        reservation.release()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One private redis-server for the session; tests use unique namespaces."""

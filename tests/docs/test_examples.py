@@ -279,10 +279,10 @@ def test_logging_dictconfig():
     ), result.stderr
 
 
-def test_redis_conf(tmp_path):
+def test_redis_conf(tmp_path, free_port):
     """The production configuration is one redis-server accepts, with those settings."""
     import redis
-    from spinach_test_support.redis_server import free_port, redis_server_binary
+    from spinach_test_support.redis_server import redis_server_binary
 
     port = free_port()
     server = subprocess.Popen(

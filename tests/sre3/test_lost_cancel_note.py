@@ -19,21 +19,13 @@ fetched jobs to ``_held`` (after decoding the whole reply).
 
 from __future__ import annotations
 
-import socket
-
 from spinach import JobStatus
 
 from .conftest import producer
 
 
-def _dead_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again: nothing listens there
-
-
 def test_cancel_after_a_notification_blip_reaches_the_running_job(
-    redis_server, ledger, switch_proxy, wait_until
+    redis_server, ledger, switch_proxy, wait_until, free_port
 ):
     proxy = switch_proxy(redis_server.port)
     ledger.start_worker(proxy.url, threads=2, threshold=30)
@@ -49,7 +41,7 @@ def test_cancel_after_a_notification_blip_reaches_the_running_job(
     assert subscribers() == 1
 
     # The network path of the worker blips: connections cut, none possible.
-    proxy.retarget(_dead_port())
+    proxy.retarget(free_port())  # reserved: nothing listens there
     proxy.cut_all()
     wait_until(lambda: subscribers() == 0, what="the worker's subscriber is cut off")
     assert spin.cancel(job.id) is JobStatus.RUNNING  # "a request was sent"

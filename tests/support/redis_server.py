@@ -12,13 +12,16 @@ fixtures and ``scripts/bench`` and ``scripts/chaos`` use it directly.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import types
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,10 @@ INSTALL_HINT = (
 
 class RedisServerMissing(RuntimeError):
     """No redis-server binary is available."""
+
+
+class PortTaken(RuntimeError):
+    """The port of a server starting for the first time was bound by another program."""
 
 
 def redis_server_binary() -> str:
@@ -76,16 +83,138 @@ def redis62_binary() -> str:
     return str(path)
 
 
-def free_port(cluster: bool = False) -> int:
-    """A free TCP port; for a cluster node, one whose bus port (+10000) is free too."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not cluster:
-            return port
-        if port <= 55535 and _bindable(port + 10000):
-            return port
+# -- ports --------------------------------------------------------------------
+#
+# Several test processes start servers at once (pytest-xdist's workers, the
+# isolated environments of scripts/test, scripts/bench and scripts/chaos, a
+# colleague's run on the same machine).  A port found free by ``bind(0)`` and
+# released for the server to bind is free for everyone else too until then,
+# and a port freed by a crashed server is, until it restarts on it.  So a
+# server's port is *reserved* for as long as the server lives:
+#
+# - it is below the ephemeral range, from which the kernel takes the local
+#   port of every outgoing connection and the ports of ``bind(0)``: no client
+#   socket and no ``bind(0)`` of another program can take it meanwhile;
+# - a lock on byte ``port`` of a file shared by the test processes of this
+#   user (``lockf``, dropped by the kernel if the process dies) keeps other
+#   test processes from reserving it too;
+# - it is checked free (nothing listens on it, nothing is bound to it).
+
+
+class PortReservation:
+    """Ports reserved for one server (its port and, for a cluster node, its bus port).
+
+    Nothing of the tests binds them until it is released: the holder starts
+    its server there; until it does, connecting to :attr:`port` is refused.
+    """
+
+    def __init__(self, ports: tuple[int, ...]) -> None:
+        self.ports = ports
+        self.released = False
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            _registry().release(self.ports)
+
+    def __enter__(self) -> PortReservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def _port_range() -> range:
+    """The ports to reserve from: below the ephemeral range where there is room."""
+    low, high = (49152, 65535) if sys.platform == "darwin" else (32768, 60999)
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        low, high = int(text[0]), int(text[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    if low - 10_000 >= 15_000:  # the bus ports of cluster nodes are 10000 above
+        return range(10_000, low)
+    if 65_536 - (high + 1) >= 15_000:
+        return range(high + 1, 65_536)
+    return range(10_000, 65_536)  # an odd ephemeral range: the lock still holds
+
+
+class _PortRegistry:
+    """The ports this process holds, and the lock file shared with other processes."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.held: set[int] = set()
+        self.fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # Windows: the bind check alone
+            return
+        self.fcntl = fcntl
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        path = Path(tempfile.gettempdir()) / f"spinach-test-ports-{uid}.lock"
+        # Never closed: closing any descriptor of the file would drop every
+        # lock this process holds on it (POSIX record locks).
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def take(self, ports: tuple[int, ...]) -> bool:
+        with self.mutex:
+            if self.held.intersection(ports):
+                return False
+            locked: list[int] = []
+            for port in ports:
+                if self.fd is not None:
+                    try:
+                        self.fcntl.lockf(self.fd, self.fcntl.LOCK_EX | self.fcntl.LOCK_NB, 1, port)
+                    except OSError:  # another test process holds it
+                        for taken in locked:
+                            self.fcntl.lockf(self.fd, self.fcntl.LOCK_UN, 1, taken)
+                        return False
+                locked.append(port)
+            self.held.update(ports)
+            return True
+
+    def release(self, ports: tuple[int, ...]) -> None:
+        with self.mutex:
+            for port in ports:
+                if port in self.held:
+                    self.held.discard(port)
+                    if self.fd is not None:
+                        self.fcntl.lockf(self.fd, self.fcntl.LOCK_UN, 1, port)
+
+
+def _registry() -> _PortRegistry:
+    """One registry per process, however many times this module is loaded in it."""
+    holder = sys.modules.setdefault("_spinach_test_ports", types.ModuleType("_spinach_test_ports"))
+    registry = getattr(holder, "registry", None)
+    if registry is None:
+        registry = holder.registry = _PortRegistry()  # type: ignore[attr-defined]
+    return registry  # type: ignore[no-any-return]
+
+
+def reserve_port(cluster: bool = False) -> PortReservation:
+    """Reserve a free TCP port (and, for a cluster node, its bus port 10000 above).
+
+    Release it when the server on it is gone (:meth:`PortReservation.release`,
+    or use it as a context manager); the kernel releases it if the process dies.
+    """
+    candidates = _port_range()
+    span = (0, 10_000) if cluster else (0,)
+    usable = range(candidates.start, candidates.stop - span[-1])
+    start = secrets.randbelow(len(usable))  # spread the processes over the range
+    registry = _registry()
+    for index in range(len(usable)):
+        ports = tuple(usable[(start + index) % len(usable)] + offset for offset in span)
+        if not registry.take(ports):
+            continue
+        if all(_bindable(port) for port in ports):
+            return PortReservation(ports)
+        registry.release(ports)
+    raise RuntimeError(f"no free port to reserve in {candidates}")
 
 
 def _bindable(port: int) -> bool:
@@ -123,7 +252,9 @@ class RedisServer:
         self.binary = binary
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port(cluster="--cluster-enabled" in extra)
+        self.reservation = reserve_port(cluster="--cluster-enabled" in extra)
+        self.port = self.reservation.port
+        self.started = False
         self.appendonly = appendonly
         self.fsync_always = fsync_always
         self.password = password
@@ -167,6 +298,24 @@ class RedisServer:
         return args + list(self.extra)
 
     def start(self, timeout: float = 20.0) -> RedisServer:
+        """Start the server; a restart (after :meth:`kill`, :meth:`stop`) keeps its port."""
+        attempts = 5
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                # Reserved and checked free, then bound by a program that does
+                # not reserve its ports before the server could bind it.
+                if attempt == attempts - 1:
+                    raise
+                cluster = len(self.reservation.ports) > 1
+                self.reservation.release()
+                self.reservation = reserve_port(cluster=cluster)
+                self.port = self.reservation.port
+                self.log.clear()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> RedisServer:
         ready = threading.Event()  # one per process: an old one cannot signal it
         self.process = subprocess.Popen(
             self.command(),
@@ -178,9 +327,11 @@ class RedisServer:
         threading.Thread(target=self._drain, args=(self.process, ready), daemon=True).start()
         if not ready.wait(timeout) or not self.alive:
             self.kill()
-            raise RuntimeError(
-                f"redis-server on port {self.port} did not start:\n" + "\n".join(self.log)
-            )
+            log = "\n".join(self.log)
+            if not self.started and "Address already in use" in log:
+                raise PortTaken(f"port {self.port} was taken before redis-server bound it:\n{log}")
+            raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
+        self.started = True
         return self
 
     def _drain(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
@@ -209,7 +360,9 @@ class RedisServer:
         return self.start()
 
     def close(self) -> None:
+        """Kill the server for good: its port is released."""
         self.kill()
+        self.reservation.release()
 
     @property
     def alive(self) -> bool:
@@ -319,7 +472,7 @@ class RedisCluster:
 
     def close(self) -> None:
         for node in self.nodes:
-            node.kill()
+            node.close()
 
 
 def pid_alive(pid: int) -> bool:

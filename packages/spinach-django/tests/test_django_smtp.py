@@ -8,7 +8,6 @@ SMTP backend; subclasses travel through their hook or are refused.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from datetime import timedelta
 
@@ -47,14 +46,8 @@ class Handler:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def smtp():
+def smtp(free_port):
     handler = Handler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -113,7 +106,7 @@ def test_retry_count_and_backoff_are_settings(settings, engine):
     assert get_engine().tasks[SEND_EMAIL_TASK].max_retries == 2
 
 
-def test_connection_options_reach_the_smtp_backend(settings, engine, smtp):
+def test_connection_options_reach_the_smtp_backend(settings, engine, smtp, free_port):
     settings.EMAIL_PORT = free_port()  # the settings point nowhere ...
     connection = get_connection(host="127.0.0.1", port=smtp.port)  # ... the options do
     send_mail("Hello", "Hi", "a@example.com", ["b@example.com"], connection=connection)

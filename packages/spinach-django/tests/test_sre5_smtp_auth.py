@@ -10,8 +10,6 @@ Real aiosmtpd server requiring AUTH; the send_email task body as a worker runs i
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -38,14 +36,8 @@ def check_password(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def smtp():
+def smtp(free_port):
     handler = Handler()
     controller = Controller(
         handler,

@@ -24,7 +24,6 @@ do not get it twice; log the 5xx-refused ones.
 from __future__ import annotations
 
 import email
-import socket
 import threading
 
 import pytest
@@ -63,14 +62,8 @@ class Greylisting:
             return self.delivered.wait_for(lambda: address in self.deliveries, timeout)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def smtp():
+def smtp(free_port):
     handler = Greylisting()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()

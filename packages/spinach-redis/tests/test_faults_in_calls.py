@@ -98,7 +98,5 @@ def test_unreachable_redis_fails_clearly_after_bounded_retries(free_tcp_port):
 
 
 @pytest.fixture
-def free_tcp_port():
-    from spinach_test_support.redis_server import free_port
-
-    return free_port()
+def free_tcp_port(free_port):
+    return free_port()  # reserved: nothing listens there during the test
