@@ -47,6 +47,37 @@ _load_support("redis_tools")
 _load_support("conftests")
 postgres_support = _load_support("postgres_server")
 
+# -- tests that run alone ------------------------------------------------------
+#
+# scripts/run-tests runs the suite on several processes (pytest-xdist), then
+# the tests marked ``serial`` one at a time, with nothing else running: they
+# bound a wall-clock time that the load of other tests would lengthen.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--serial-tests",
+        choices=("include", "exclude", "only"),
+        default="include",
+        help="run the tests marked serial with the others (include, the default), "
+        "not at all (exclude), or alone (only); see scripts/run-tests",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mode = config.getoption("serial_tests")
+    if mode == "include":
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        serial = item.get_closest_marker("serial") is not None
+        (kept if serial == (mode == "only") else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 SIGNALS = (
     "job_started",
     "job_finished",
