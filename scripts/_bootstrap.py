@@ -12,6 +12,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -75,11 +76,16 @@ def remove_venv_redirect(root: Path = ROOT) -> bool:
 
 def run(args: list[str]) -> int:
     """Run ``hatch <args>`` from the root of the checkout and return its exit code."""
+    return start(args).wait()
+
+
+def start(args: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start ``hatch <args>`` from the root of the checkout (``popen``: more Popen arguments)."""
     remove_venv_redirect()
     env = dict(os.environ)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return subprocess.run([hatch(), *args], cwd=ROOT, env=env, check=False).returncode
+    return subprocess.Popen([hatch(), *args], cwd=ROOT, env=env, **popen)
 
 
 def ensure_redis_server() -> None:
