@@ -188,6 +188,24 @@ def test_a_fetch_is_bounded_in_bytes_as_well_as_in_jobs(broker, clock):
     assert [job.task_args[1] for job in rest] == list(range(expected, 20))
 
 
+def test_payloads_set_aside_leave_their_places_to_the_jobs_behind(backend, broker, clock):
+    """A fetch of n jobs gets n jobs while the queue holds them, whatever it set
+    aside on the way: given fewer jobs than its free slots, a worker takes the
+    queue for empty and sleeps until its next heartbeat while jobs wait."""
+    from spinach.codec import PayloadCodec
+
+    key = b"k" * 32
+    broker.codec = PayloadCodec(signing_key=key)
+    unsigned = [PayloadCodec().encode(make_job(clock, args=(n,))) for n in range(3)]
+    for payload in unsigned:  # read by the broker's scripts, refused by the codec
+        backend.inject(broker, "q", payload.encode())
+    jobs = [make_job(clock, args=(n,)) for n in range(3, 6)]
+    broker.enqueue_jobs(jobs)
+    assert broker.get_jobs_from_queue("q", 2) == jobs[:2]
+    assert broker.rejected() == [payload.encode() for payload in unsigned]
+    assert broker.get_jobs_from_queue("q", 2) == jobs[2:]
+
+
 def test_rejected_payloads_are_capped_and_paged(backend, broker):
     for n in range(10_020):
         backend.inject(broker, "q", f"garbage {n}".encode())

@@ -687,7 +687,7 @@ class RedisBroker(Broker):
             self._fetch_args(names, max_jobs),
             forever=True,
         )
-        return self._fetched(result, names)
+        return self._fetched(result, queue, max_jobs)
 
     def acknowledge_and_fetch(
         self, finished: Sequence[Job], queue: Queues, max_jobs: int
@@ -714,29 +714,37 @@ class RedisBroker(Broker):
             forever=True,
         )
         self._release_held(finished)
-        return self._fetched(result, names)
+        return self._fetched(result, queue, max_jobs)
 
     def wants_heartbeat(self) -> bool:
         """Whether a heartbeat is needed now (this worker found itself unregistered)."""
         return self._heartbeat_now.is_set()
 
-    def _fetched(self, result: List[Any], names: Tuple[str, ...]) -> List[Job]:
-        """Jobs out of a fetch reply {rejected count, payloads...}."""
+    def _fetched(self, result: List[Any], queue: Queues, max_jobs: int) -> List[Job]:
+        """Jobs out of a fetch reply {rejected count, payloads...} for ``max_jobs`` slots."""
         if result[0] == -1:
             # Declared dead: fetch nothing until the heartbeat registers again.
             self._heartbeat_now.set()
             self.notify()
             return []
         if result[0]:
-            self._log_rejected(int(result[0]), f"queue {' or '.join(names)!r}")
+            self._log_rejected(int(result[0]), f"queue {' or '.join(queue_names(queue))!r}")
         jobs = []
+        set_aside = 0
         for payload in result[1:]:
             try:
                 jobs.append(self.codec.decode(payload, JobStatus.RUNNING))
             except Exception as exc:  # whatever it is, one payload never stops a worker
                 self._reject_running(payload, exc)
+                set_aside += 1
         with self._held_lock:
             self._held.update((job.id_hex, job) for job in jobs)
+        if set_aside and len(jobs) < max_jobs:
+            # The payloads set aside took places of this fetch, and the queue
+            # may hold more: fewer jobs than free slots would tell the worker
+            # the queue is empty, and it would sleep until its next heartbeat
+            # while jobs wait.  Each round empties the queue of what it took.
+            jobs += self.get_jobs_from_queue(queue, max_jobs - len(jobs))
         return jobs
 
     def _release_held(self, jobs: Sequence[Job]) -> None:
