@@ -679,15 +679,24 @@ class RedisBroker(Broker):
             self._register(None)  # what it fetches must be recoverable
         keys = self.keys
         names = queue_names(queue)
-        result = self._run(
-            "fetch jobs",
-            "fetch",
-            [keys.queue(names[0]), keys.running(self.id), keys.brokers]
-            + [keys.queue(name) for name in names[1:]],
-            self._fetch_args(names, max_jobs),
-            forever=True,
-        )
-        return self._fetched(result, queue, max_jobs)
+        jobs: List[Job] = []
+        while True:
+            result = self._run(
+                "fetch jobs",
+                "fetch",
+                [keys.queue(names[0]), keys.running(self.id), keys.brokers]
+                + [keys.queue(name) for name in names[1:]],
+                self._fetch_args(names, max_jobs - len(jobs)),
+                forever=True,
+            )
+            fetched, set_aside = self._fetched(result, names)
+            jobs += fetched
+            # Payloads set aside here took places of this fetch, and the queue
+            # may hold more: fewer jobs than free slots would tell the worker
+            # the queue is empty, and it would sleep until its next heartbeat
+            # while jobs wait. Each round takes what it set aside out of the queue.
+            if not set_aside or len(jobs) >= max_jobs:
+                return jobs
 
     def acknowledge_and_fetch(
         self, finished: Sequence[Job], queue: Queues, max_jobs: int
@@ -714,21 +723,24 @@ class RedisBroker(Broker):
             forever=True,
         )
         self._release_held(finished)
-        return self._fetched(result, queue, max_jobs)
+        jobs, set_aside = self._fetched(result, names)
+        if set_aside and len(jobs) < max_jobs:  # as get_jobs_from_queue does
+            jobs += self.get_jobs_from_queue(queue, max_jobs - len(jobs))
+        return jobs
 
     def wants_heartbeat(self) -> bool:
         """Whether a heartbeat is needed now (this worker found itself unregistered)."""
         return self._heartbeat_now.is_set()
 
-    def _fetched(self, result: List[Any], queue: Queues, max_jobs: int) -> List[Job]:
-        """Jobs out of a fetch reply {rejected count, payloads...} for ``max_jobs`` slots."""
+    def _fetched(self, result: List[Any], names: Tuple[str, ...]) -> Tuple[List[Job], int]:
+        """Jobs out of a fetch reply {rejected count, payloads...}, and how many were set aside."""
         if result[0] == -1:
             # Declared dead: fetch nothing until the heartbeat registers again.
             self._heartbeat_now.set()
             self.notify()
-            return []
+            return [], 0
         if result[0]:
-            self._log_rejected(int(result[0]), f"queue {' or '.join(queue_names(queue))!r}")
+            self._log_rejected(int(result[0]), f"queue {' or '.join(names)!r}")
         jobs = []
         set_aside = 0
         for payload in result[1:]:
@@ -739,13 +751,7 @@ class RedisBroker(Broker):
                 set_aside += 1
         with self._held_lock:
             self._held.update((job.id_hex, job) for job in jobs)
-        if set_aside and len(jobs) < max_jobs:
-            # The payloads set aside took places of this fetch, and the queue
-            # may hold more: fewer jobs than free slots would tell the worker
-            # the queue is empty, and it would sleep until its next heartbeat
-            # while jobs wait.  Each round empties the queue of what it took.
-            jobs += self.get_jobs_from_queue(queue, max_jobs - len(jobs))
-        return jobs
+        return jobs, set_aside
 
     def _release_held(self, jobs: Sequence[Job]) -> None:
         with self._held_lock:
