@@ -151,3 +151,26 @@ def test_the_memory_broker_forgets_keys_of_ended_jobs_and_takes_stale_ones(spin)
     keys[digest] = "f" * 32
     again = spin.schedule("sync", 1)
     assert not again.duplicate and keys == {digest: again.id.hex}
+
+
+def test_aschedule_reads_a_duplicate_back_off_the_event_loop(spin):
+    import asyncio
+
+    spin.task(lambda n: None, name="sync", unique=True)
+    first = spin.schedule("sync", 1)
+    loop_thread = []
+    get_job = spin.broker.get_job
+
+    def recording_get_job(job_id):
+        loop_thread.append(threading.current_thread())
+        return get_job(job_id)
+
+    spin.broker.get_job = recording_get_job
+
+    async def main():
+        job = await spin.aschedule("sync", 1)
+        return job, threading.current_thread()
+
+    job, loop = asyncio.run(main())
+    assert job.duplicate and job.id == first.id
+    assert loop_thread and loop not in loop_thread  # read in the executor

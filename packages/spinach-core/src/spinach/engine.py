@@ -398,8 +398,14 @@ class Engine:
         for job in duplicates:
             logger.debug("Job of unique task %s not scheduled: job %s holds its key",
                          job.task_name, job.id)  # fmt: skip
-            # It stands for the live job: its date, arguments and record, not the call's.
-            record = self._broker.get_job(job.id_hex)
+            # It stands for the live job: its date, arguments and record, not the
+            # call's. Best effort: the jobs are scheduled, an error here must
+            # not say otherwise (id and status are the live job's already).
+            try:
+                record = self._broker.get_job(job.id_hex)
+            except Exception:
+                logger.warning("Could not read the record of job %s", job.id, exc_info=True)
+                record = None
             if record is not None:
                 for name in _RECORD_ATTRIBUTES:
                     setattr(job, name, getattr(record, name))
@@ -537,8 +543,8 @@ class Engine:
 
     async def _enqueue_in_executor(self, jobs: Sequence[Job]) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._broker.enqueue_jobs, jobs)
-        self._check_duplicates(jobs)
+        # Duplicates are read back there too: no round trip in the loop.
+        await loop.run_in_executor(None, self._enqueue, jobs)
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task now, in the calling thread, and return what it returns.
