@@ -140,6 +140,17 @@ def test_foreign_or_broken_payloads_raise_serialization_error(payload):
         Job.deserialize(payload)
 
 
+def test_a_payload_with_an_empty_task_name_is_refused():
+    # No task can be named "": such a job would be handed back for ever
+    # instead of being set aside (found by hypothesis in test_script_robustness).
+    payload = (
+        '{"id":"' + "0" * 32 + '","task_name":"","queue":"q","at":0.0,"max_retries":0,'
+        '"retries":0,"args":[],"kwargs":{}}'
+    )
+    with pytest.raises(SerializationError, match="task name is empty"):
+        Job.deserialize(payload)
+
+
 def test_jobs_compare_by_id():
     job = make()
     assert job == Job.deserialize(job.serialize())

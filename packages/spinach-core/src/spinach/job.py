@@ -419,6 +419,8 @@ class Job:
                     if type(value) is not kind and type(value) not in _ALSO.get(kind, ())
                 )
                 raise TypeError(f"field {wrong!r} has the wrong type")
+            if not task_name:  # no task can have it: it would be handed back for ever
+                raise ValueError("the task name is empty")
             if len(job_id) != 32 or not _HEX.issuperset(job_id):
                 raise ValueError(f"job id {job_id!r} is not 32 hex digits")
             if not _MIN_TIMESTAMP <= at <= _MAX_TIMESTAMP:  # NaN fails too
